@@ -1,0 +1,6 @@
+export { parseArgs } from './config.ts';
+export type { Delivery } from './deliveries.ts';
+export type { FaultSpec } from './faults.ts';
+export { type Reason, reasonStatus } from './reasons.ts';
+export { type RunningSimulator, type SimulatorOptions, startSimulator } from './start-simulator.ts';
+export { createClientCertificate, readClientCertificate } from './tls-material.ts';

@@ -1,0 +1,150 @@
+import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders } from 'node:http2';
+import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../src/index.ts';
+
+export const TOPIC = 'com.example.app';
+
+export interface TestKey {
+  keyId: string;
+  teamId: string;
+  privateKey: KeyObject;
+  publicKeyPem: string;
+}
+
+export function makeKey(keyId = randomId(), teamId = randomId()): TestKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return {
+    keyId,
+    teamId,
+    privateKey,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+export function randomId(): string {
+  return randomBytes(5).toString('hex').toUpperCase();
+}
+
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** An ES256 provider token; `encoding` picks raw R‖S (JOSE) or DER signatures. */
+export function jwt(
+  key: TestKey,
+  options: { iat?: number; encoding?: 'raw' | 'der'; alg?: string; kid?: string; iss?: string } = {},
+): string {
+  const header = Buffer.from(
+    JSON.stringify({ alg: options.alg ?? 'ES256', kid: options.kid ?? key.keyId }),
+  ).toString('base64url');
+  const claims = Buffer.from(
+    JSON.stringify({ iss: options.iss ?? key.teamId, iat: options.iat ?? Math.floor(Date.now() / 1000) }),
+  ).toString('base64url');
+  const signature = sign('sha256', Buffer.from(`${header}.${claims}`), {
+    key: key.privateKey,
+    dsaEncoding: options.encoding === 'der' ? 'der' : 'ieee-p1363',
+  });
+  return `${header}.${claims}.${signature.toString('base64url')}`;
+}
+
+export interface SimFixture {
+  sim: RunningSimulator;
+  key: TestKey;
+  bearer: string;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire, asserted field by field
+  control(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  connect(tls?: { certPem: string; keyPem: string }): Promise<ClientHttp2Session>;
+  close(): Promise<void>;
+}
+
+/** Boots an in-process simulator with one registered key; tracks sessions so close() cleans up. */
+export async function startFixture(options: SimulatorOptions = {}): Promise<SimFixture> {
+  const sim = await startSimulator({ logLevel: 'silent', ...options });
+  const key = makeKey();
+  const sessions = new Set<ClientHttp2Session>();
+  const control = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${sim.controlPort}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  await control('POST', '/keys', { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+  return {
+    sim,
+    key,
+    bearer: `bearer ${jwt(key)}`,
+    control,
+    connect: (tls) =>
+      new Promise((resolve, reject) => {
+        const session = connect(`https://127.0.0.1:${sim.port}`, {
+          ca: sim.caPem,
+          servername: 'localhost',
+          ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
+        });
+        sessions.add(session);
+        session.on('close', () => sessions.delete(session));
+        session.once('connect', () => resolve(session));
+        session.once('error', reject);
+      }),
+    async close() {
+      for (const s of sessions) s.destroy();
+      await sim.close();
+    },
+  };
+}
+
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire, asserted field by field
+  body: any;
+}
+
+/** One request on a plain node:http2 client (not the project's transport). */
+export function post(
+  session: ClientHttp2Session,
+  path: string,
+  headers: Record<string, string | string[]>,
+  body: string | Buffer = '{"aps":{"alert":"hi"}}',
+  method = 'POST',
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': method, ':path': path, ...headers });
+    let responseHeaders: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      responseHeaders = h;
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({
+        status: Number(responseHeaders[':status']),
+        headers: responseHeaders,
+        body: text ? JSON.parse(text) : undefined,
+      });
+    });
+    req.on('error', reject);
+    if (req.writableEnded) return;
+    req.end(body);
+  });
+}
+
+export function send(
+  session: ClientHttp2Session,
+  token: string,
+  headers: Record<string, string | string[]>,
+  body?: string | Buffer,
+): Promise<Response> {
+  return post(
+    session,
+    `/3/device/${token}`,
+    { 'apns-topic': TOPIC, 'apns-push-type': 'alert', ...headers },
+    body,
+  );
+}
+
+export { constants };

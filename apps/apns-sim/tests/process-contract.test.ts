@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:http2';
+import { test } from 'node:test';
+import { startSimulatorProcess } from '../../../packages/testkit/src/simulator.ts';
+import { jwt, makeKey, randomToken, send } from './helpers.ts';
+
+test('process contract: ready line, control API, SIGTERM', { timeout: 30_000 }, async () => {
+  const sim = await startSimulatorProcess({ feedback: true, legacyGateway: true });
+  try {
+    assert.ok(sim.port > 0 && sim.controlPort > 0 && sim.gatewayPort! > 0 && sim.feedbackPort! > 0);
+    assert.equal(sim.environment, 'sandbox');
+    assert.match(sim.caPem, /BEGIN CERTIFICATE/);
+    const key = makeKey();
+    await sim.control.addKey({ keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+    const session = connect(`https://127.0.0.1:${sim.port}`, { ca: sim.caPem, servername: 'localhost' });
+    const token = randomToken();
+    const res = await send(session, token, { authorization: `bearer ${jwt(key)}` });
+    assert.equal(res.status, 200);
+    const deliveries = await sim.control.deliveries(token);
+    assert.equal(deliveries.length, 1);
+    const stats = await sim.control.stats();
+    assert.equal(stats.accepted, 1);
+    assert.deepEqual(await sim.control.deliveriesSummary(), {
+      tokens: 1,
+      deliveries: 1,
+      duplicateTokens: 0,
+      duplicates: 0,
+    });
+    const cert = await sim.control.clientCert({ topics: ['com.example.app'] });
+    assert.match(cert.certPem, /BEGIN CERTIFICATE/);
+    session.close();
+  } finally {
+    assert.equal(await sim.stop(), 0);
+  }
+});
