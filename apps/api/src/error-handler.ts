@@ -1,0 +1,35 @@
+import { PushfleetError } from '@pushfleet/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Fastify's own request errors, mapped onto the stable PF_ERR_ catalogue. */
+const fastifyCodes: Record<string, PushfleetError['code']> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'PF_ERR_INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'PF_ERR_INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PF_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'PF_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PF_ERR_INVALID_JSON',
+};
+
+export function isRedisUnavailable(err: unknown): boolean {
+  const message = (err as Error | undefined)?.message ?? '';
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Reached the max retries|enableOfflineQueue/i.test(
+    message,
+  );
+}
+
+export function toPushfleetError(err: unknown): PushfleetError {
+  if (err instanceof PushfleetError) return err;
+  const fastifyError = err as FastifyError;
+  const mapped = fastifyError.code ? fastifyCodes[fastifyError.code] : undefined;
+  if (mapped) return new PushfleetError(mapped, undefined, { cause: err });
+  if (err instanceof SyntaxError) return new PushfleetError('PF_ERR_INVALID_JSON', undefined, { cause: err });
+  if (isRedisUnavailable(err))
+    return new PushfleetError('PF_ERR_REDIS_UNAVAILABLE', undefined, { cause: err });
+  return new PushfleetError('PF_ERR_INTERNAL', undefined, { cause: err });
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const error = toPushfleetError(err);
+  if (error.status >= 500) request.log.error({ err }, 'request failed');
+  void reply.status(error.status).send(error.toBody());
+}

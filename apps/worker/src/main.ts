@@ -1,0 +1,76 @@
+import { loadConfig } from '@pushfleet/config';
+import type { DeliverJobData } from '@pushfleet/core';
+import { connectRedis, createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
+import { NotificationStatusStore } from '@pushfleet/store';
+import {
+  createDeliveryMetrics,
+  createLogger,
+  enableProcessMetrics,
+  exitOnStartupError,
+  onShutdownSignal,
+  startOpsServer,
+} from '@pushfleet/telemetry';
+import { Worker } from 'bullmq';
+import { Registry } from 'prom-client';
+import { processDeliverJob } from './deliver-job.ts';
+import { TransportRegistry } from './transports.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger({ name: 'worker', level: config.log.level });
+  const registry = new Registry();
+  enableProcessMetrics(registry);
+  const metrics = createDeliveryMetrics(registry);
+
+  const redis = createRedis(config.redis.url, 'worker');
+  await connectRedis(redis);
+  const producer = new DeliverProducer(redis, config.redis.prefix);
+  const status = new NotificationStatusStore(redis, config.redis.prefix);
+  const transports = new TransportRegistry(config);
+  const deps = {
+    transportFor: (app: string, env: DeliverJobData['environment']) => transports.get(app, env),
+    status,
+    producer,
+    metrics,
+    log,
+    maxAttempts: config.worker.maxAttempts,
+    backoff: { baseMs: config.worker.retryBaseMs, maxMs: config.worker.retryMaxMs },
+  };
+
+  // Every worker drains every app's queue, so apps never wait behind each other.
+  const workers = Object.keys(config.apps).map(
+    (app) =>
+      new Worker<DeliverJobData>(deliverQueueName(app), (job) => processDeliverJob(job, deps), {
+        connection: redis.duplicate(),
+        prefix: config.redis.prefix,
+        concurrency: config.worker.concurrency,
+      }),
+  );
+  for (const worker of workers) {
+    worker.on('failed', (job, err) => log.error({ err, jobId: job?.id }, 'deliver job failed'));
+    worker.on('error', (err) => log.error({ err }, 'worker error'));
+  }
+
+  const ops = await startOpsServer({
+    host: config.worker.host,
+    port: config.worker.port,
+    registry,
+    ready: async () => (await redis.ping()) === 'PONG',
+  });
+  log.info({ port: ops.port, apps: Object.keys(config.apps) }, 'worker ready');
+
+  onShutdownSignal(
+    [
+      // Stop taking jobs and let in-flight batches finish before the connections go.
+      { name: 'workers', close: async () => void (await Promise.all(workers.map((w) => w.close()))) },
+      { name: 'transports', close: () => transports.close() },
+      { name: 'producer', close: () => producer.close() },
+      { name: 'ops', close: () => ops.close() },
+      { name: 'redis', close: async () => void (await redis.quit()) },
+    ],
+    log,
+    config.worker.shutdownGraceMs,
+  );
+}
+
+main().catch((err) => exitOnStartupError('worker', err));

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { type ApnsCredentials, createNodeApnTransport, type PushTransport } from '@pushfleet/apns';
+import type { AppConfig, Config } from '@pushfleet/config';
+import type { Environment } from '@pushfleet/core';
+
+function readCredentials(app: AppConfig): ApnsCredentials {
+  const c = app.credentials;
+  if (c.type === 'token') {
+    return { type: 'token', keyPem: readFileSync(c.keyFile, 'utf8'), keyId: c.keyId, teamId: c.teamId };
+  }
+  return {
+    type: 'certificate',
+    ...(c.certFile && { certPem: readFileSync(c.certFile, 'utf8') }),
+    ...(c.keyFile && { keyPem: readFileSync(c.keyFile, 'utf8') }),
+    ...(c.pfxFile && { pfx: readFileSync(c.pfxFile) }),
+    ...(c.passphrase && { passphrase: c.passphrase }),
+  };
+}
+
+/**
+ * One transport (a pool of long-lived HTTP/2 connections) per app × environment, created on
+ * first use and kept for the life of the worker.
+ */
+export class TransportRegistry {
+  private readonly transports = new Map<string, PushTransport>();
+
+  constructor(private readonly config: Readonly<Config>) {}
+
+  get(app: string, environment: Environment): PushTransport {
+    const key = `${app}/${environment}`;
+    let transport = this.transports.get(key);
+    if (!transport) {
+      const appConfig = this.config.apps[app];
+      if (!appConfig) throw new Error(`no app "${app}" in config`);
+      const endpoint = appConfig.endpoint;
+      transport = createNodeApnTransport({
+        environment,
+        credentials: readCredentials(appConfig),
+        ...(endpoint && {
+          endpoint: {
+            host: endpoint.host,
+            port: endpoint.port,
+            ...(endpoint.caFile && { caPem: readFileSync(endpoint.caFile, 'utf8') }),
+          },
+        }),
+        connections: appConfig.connections,
+        maxInFlightPerConnection: this.config.worker.maxInFlightPerConnection,
+        requestTimeoutMs: this.config.worker.requestTimeoutMs,
+      });
+      this.transports.set(key, transport);
+    }
+    return transport;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.transports.values()].map((t) => t.close()));
+    this.transports.clear();
+  }
+}

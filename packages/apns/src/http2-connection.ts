@@ -1,0 +1,191 @@
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+  constants,
+  type SecureClientSessionOptions,
+} from 'node:http2';
+import type { PreparedNotification } from '@pushfleet/core';
+import type { JwtSigner } from './jwt-signer.ts';
+import type { SendResult } from './transport.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
+
+/** A send that never reached APNs' processing: safe to send again at once, elsewhere. */
+export type StreamResult = SendResult | { kind: 'not-processed'; error: string };
+
+export interface ConnectionEvents {
+  onClose?(conn: ApnsConnection, reason: string): void;
+  onSlotFree?(conn: ApnsConnection): void;
+  onRequestDone?(seconds: number, result: StreamResult): void;
+  onTokenRefresh?(): void;
+}
+
+export interface ConnectionOptions extends ConnectionEvents {
+  origin: string;
+  tls: SecureClientSessionOptions;
+  signer?: JwtSigner;
+  maxInFlight: number;
+  requestTimeoutMs: number;
+  /** Ping an idle connection this often (Apple: PING is the way to keep an idle connection). */
+  pingIntervalMs: number;
+}
+
+const bodyCache = new WeakMap<PreparedNotification, Buffer>();
+
+function bodyOf(prepared: PreparedNotification): Buffer {
+  let body = bodyCache.get(prepared);
+  if (!body) {
+    body = Buffer.from(prepared.payload, 'utf8');
+    bodyCache.set(prepared, body);
+  }
+  return body;
+}
+
+/**
+ * One long-lived HTTP/2 connection to APNs. It never has more streams open than the smaller of
+ * its own cap and the server's SETTINGS_MAX_CONCURRENT_STREAMS (which APNs starts at 1 on token
+ * connections and may drop to 1 after a rejection), so requests never queue inside Node.
+ */
+export class ApnsConnection {
+  readonly session: ClientHttp2Session;
+  inFlight = 0;
+  /** Slots promised to callers that will call send() shortly (see Http2Transport.take). */
+  reserved = 0;
+  closed = false;
+  /** Until the server's first SETTINGS arrive, assume APNs' initial limit of one stream. */
+  private serverLimit = 1;
+  private goawayLastStreamId = Number.POSITIVE_INFINITY;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private lastActivity = Date.now();
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.session = connect(options.origin, { ...options.tls, settings: { enablePush: false } });
+    this.session.on('remoteSettings', (settings) => {
+      this.serverLimit = settings.maxConcurrentStreams ?? 1000;
+      if (this.capacity() > 0) this.options.onSlotFree?.(this);
+    });
+    this.session.on('goaway', (_code, lastStreamId) => {
+      this.goawayLastStreamId = lastStreamId;
+      this.markClosed('goaway');
+    });
+    this.session.on('error', (err) => this.markClosed(`error: ${err.message}`));
+    this.session.on('close', () => this.markClosed('closed'));
+    this.session.setTimeout(0);
+    this.pingTimer = setInterval(() => this.pingIfIdle(), options.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  capacity(): number {
+    if (this.closed) return 0;
+    return Math.min(this.options.maxInFlight, this.serverLimit) - this.inFlight - this.reserved;
+  }
+
+  /** Sends on a slot reserved with `reserved++`; the reservation becomes an in-flight stream. */
+  send(token: string, prepared: PreparedNotification): Promise<StreamResult> {
+    if (this.reserved > 0) this.reserved--;
+    this.inFlight++;
+    this.lastActivity = Date.now();
+    const started = process.hrtime.bigint();
+    const headers: Record<string, string> = {
+      ':method': 'POST',
+      ':path': `/3/device/${token}`,
+      ...prepared.headers,
+    };
+    if (this.options.signer) headers.authorization = this.options.signer.authorization();
+    return new Promise<StreamResult>((resolve) => {
+      let stream: ClientHttp2Stream;
+      let settled = false;
+      const finish = (result: StreamResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inFlight--;
+        this.options.onRequestDone?.(Number(process.hrtime.bigint() - started) / 1e9, result);
+        resolve(result);
+        this.options.onSlotFree?.(this);
+      };
+      const timer = setTimeout(() => {
+        stream?.close(NGHTTP2_CANCEL);
+        finish({ kind: 'failed', error: 'request timeout' });
+      }, this.options.requestTimeoutMs);
+      try {
+        stream = this.session.request(headers, { endStream: false });
+      } catch (err) {
+        finish({ kind: 'not-processed', error: (err as Error).message });
+        return;
+      }
+      stream.on('response', (responseHeaders) => {
+        const status = Number(responseHeaders[':status']);
+        const apnsId = responseHeaders['apns-id'] as string | undefined;
+        if (status === 200) {
+          stream.resume();
+          finish({ kind: 'accepted', apnsId });
+          return;
+        }
+        const retryAfterHeader = responseHeaders['retry-after'];
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
+      });
+      stream.on('close', () => {
+        if (settled) return;
+        const refused =
+          stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id ?? 0) > this.goawayLastStreamId;
+        // A stream APNs refused, or one past the GOAWAY's last stream id, was never processed.
+        finish(
+          refused || stream.id === undefined
+            ? { kind: 'not-processed', error: `stream closed before processing (rst ${stream.rstCode})` }
+            : { kind: 'failed', error: `stream closed without a response (rst ${stream.rstCode})` },
+        );
+      });
+      stream.on('error', () => undefined); // the 'close' handler above decides the outcome
+      stream.end(bodyOf(prepared));
+    });
+  }
+
+  private rejection(status: number, body: Buffer, retryAfterHeader: unknown): StreamResult {
+    let reason = `HTTP${status}`;
+    let timestamp: number | undefined;
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { reason?: string; timestamp?: number };
+      if (parsed.reason) reason = parsed.reason;
+      if (parsed.timestamp !== undefined) timestamp = Number(parsed.timestamp);
+    } catch {
+      // A body that is not JSON keeps the HTTP status as its reason.
+    }
+    if (reason === 'ExpiredProviderToken' && this.options.signer?.refreshAfterExpired()) {
+      this.options.onTokenRefresh?.();
+    }
+    const result: SendResult = { kind: 'rejected', status, reason };
+    if (timestamp !== undefined) result.invalidAt = timestamp;
+    const retryAfter = Number(retryAfterHeader);
+    if (retryAfterHeader !== undefined && Number.isFinite(retryAfter)) result.retryAfter = retryAfter;
+    return result;
+  }
+
+  private pingIfIdle(): void {
+    if (this.closed || Date.now() - this.lastActivity < this.options.pingIntervalMs) return;
+    this.session.ping((err) => {
+      if (err) this.markClosed(`ping failed: ${err.message}`);
+    });
+  }
+
+  private markClosed(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    this.options.onClose?.(this, reason);
+    // Let streams the server accepted before a GOAWAY finish; close() waits for them.
+    if (!this.session.destroyed) this.session.close();
+  }
+
+  close(): Promise<void> {
+    this.markClosed('shutdown');
+    if (this.session.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.session.once('close', () => resolve());
+      setTimeout(() => this.session.destroy(), 5000).unref();
+    });
+  }
+}

@@ -1,0 +1,211 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { SecureClientSessionOptions } from 'node:http2';
+import { rootCertificates } from 'node:tls';
+import type { PreparedNotification } from '@pushfleet/core';
+import { ApnsConnection, type StreamResult } from './http2-connection.ts';
+import { JwtSigner } from './jwt-signer.ts';
+import { apnsHosts, type PushTransport, type SendResult, type TransportTarget } from './transport.ts';
+
+/** What the transport tells telemetry; the transport itself knows nothing of Prometheus. */
+export interface TransportEvents {
+  onConnectionChange?(open: number): void;
+  onReconnect?(reason: string): void;
+  onRequest?(seconds: number, result: StreamResult): void;
+  onTokenRefresh?(): void;
+}
+
+export interface Http2TransportOptions {
+  /** Reconnect backoff bounds; a connection that keeps failing waits up to maxMs between tries. */
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  pingIntervalMs?: number;
+  /** How often a stream APNs never processed (REFUSED_STREAM, past GOAWAY) is re-sent at once. */
+  maxResends?: number;
+  jwtRefreshAfterMs?: number;
+}
+
+/**
+ * The lean transport: a pool of long-lived `node:http2` connections per app × environment,
+ * with in-flight limits that follow the server's SETTINGS, reconnect with backoff, transparent
+ * re-send of streams APNs never processed, per-connection JWTs, and Retry-After passed through.
+ */
+export class Http2Transport implements PushTransport {
+  private readonly slots: (ApnsConnection | undefined)[];
+  private readonly failures: number[];
+  private readonly nextAttemptAt: number[];
+  private readonly waiters: ((conn: ApnsConnection | undefined) => void)[] = [];
+  private readonly origin: string;
+  private readonly tls: SecureClientSessionOptions;
+  private readonly key: KeyObject | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly target: TransportTarget,
+    private readonly events: TransportEvents = {},
+    private readonly options: Http2TransportOptions = {},
+  ) {
+    const { endpoint, credentials } = target;
+    this.origin = `https://${endpoint?.host ?? apnsHosts[target.environment]}:${endpoint?.port ?? 443}`;
+    this.tls = endpoint?.caPem ? { ca: [...rootCertificates, endpoint.caPem] } : {};
+    if (credentials.type === 'token') {
+      this.key = createPrivateKey(credentials.keyPem);
+    } else {
+      Object.assign(this.tls, {
+        ...(credentials.certPem && { cert: credentials.certPem }),
+        ...(credentials.keyPem && { key: credentials.keyPem }),
+        ...(credentials.pfx && { pfx: credentials.pfx }),
+        ...(credentials.passphrase && { passphrase: credentials.passphrase }),
+      });
+    }
+    this.slots = new Array(target.connections).fill(undefined);
+    this.failures = new Array(target.connections).fill(0);
+    this.nextAttemptAt = new Array(target.connections).fill(0);
+  }
+
+  async send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]> {
+    const results = new Array<SendResult>(tokens.length);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const conn = this.take() ?? (await this.waitForSlot());
+      pending.push(this.sendOne(conn, tokens[i]!, prepared, results, i));
+    }
+    await Promise.all(pending);
+    return results;
+  }
+
+  private async sendOne(
+    first: ApnsConnection | undefined,
+    token: string,
+    prepared: PreparedNotification,
+    results: SendResult[],
+    index: number,
+  ): Promise<void> {
+    const maxResends = this.options.maxResends ?? 3;
+    let conn = first;
+    for (let attempt = 0; ; attempt++) {
+      if (!conn) {
+        results[index] = { kind: 'failed', error: this.closing ? 'transport closed' : 'no connection' };
+        return;
+      }
+      const result = await conn.send(token, prepared);
+      if (result.kind !== 'not-processed') {
+        if (result.kind !== 'failed') this.markHealthy(conn);
+        results[index] = result;
+        return;
+      }
+      if (attempt >= maxResends) {
+        results[index] = { kind: 'failed', error: result.error };
+        return;
+      }
+      conn = this.take() ?? (await this.waitForSlot());
+    }
+  }
+
+  /** Reserves a stream slot on the best connection; the caller must send on it. */
+  private take(): ApnsConnection | undefined {
+    const conn = this.pick();
+    if (conn) conn.reserved++;
+    return conn;
+  }
+
+  /** The open connection with the most free streams, opening or re-opening slots as backoff allows. */
+  private pick(): ApnsConnection | undefined {
+    if (this.closing) return undefined;
+    let best: ApnsConnection | undefined;
+    let bestCapacity = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      let conn = this.slots[i];
+      if (!conn || conn.closed) conn = this.reopen(i);
+      if (!conn) continue;
+      const capacity = conn.capacity();
+      if (capacity > bestCapacity) {
+        best = conn;
+        bestCapacity = capacity;
+      }
+    }
+    return best;
+  }
+
+  private waitForSlot(): Promise<ApnsConnection | undefined> {
+    if (this.closing) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0) {
+      const conn = this.take();
+      if (!conn) return;
+      this.waiters.shift()!(conn);
+    }
+  }
+
+  private reopen(i: number): ApnsConnection | undefined {
+    const now = Date.now();
+    if (now < this.nextAttemptAt[i]!) {
+      this.scheduleRetry(this.nextAttemptAt[i]! - now);
+      return undefined;
+    }
+    const failures = this.failures[i]!;
+    const base = this.options.reconnectBaseMs ?? 100;
+    const delay =
+      failures === 0 ? 0 : Math.min(this.options.reconnectMaxMs ?? 30_000, base * 2 ** (failures - 1));
+    // Jitter so a fleet does not reconnect in lock-step after an APNs restart.
+    this.nextAttemptAt[i] = now + delay / 2 + (Math.random() * delay) / 2;
+    this.failures[i] = failures + 1;
+    const conn = new ApnsConnection({
+      origin: this.origin,
+      tls: this.tls,
+      ...(this.key && {
+        signer: new JwtSigner({
+          key: this.key,
+          keyId: (this.target.credentials as { keyId: string }).keyId,
+          teamId: (this.target.credentials as { teamId: string }).teamId,
+          ...(this.options.jwtRefreshAfterMs && { refreshAfterMs: this.options.jwtRefreshAfterMs }),
+        }),
+      }),
+      maxInFlight: this.target.maxInFlightPerConnection,
+      requestTimeoutMs: this.target.requestTimeoutMs,
+      pingIntervalMs: this.options.pingIntervalMs ?? 60_000,
+      onSlotFree: () => this.wake(),
+      onClose: (_c, reason) => {
+        this.events.onReconnect?.(reason);
+        this.reportOpen();
+        this.wake();
+      },
+      ...(this.events.onRequest && { onRequestDone: this.events.onRequest }),
+      ...(this.events.onTokenRefresh && { onTokenRefresh: this.events.onTokenRefresh }),
+    });
+    this.slots[i] = conn;
+    this.reportOpen();
+    return conn;
+  }
+
+  private markHealthy(conn: ApnsConnection): void {
+    const i = this.slots.indexOf(conn);
+    if (i >= 0) {
+      this.failures[i] = 0;
+      this.nextAttemptAt[i] = 0;
+    }
+  }
+
+  private scheduleRetry(ms: number): void {
+    if (this.retryTimer || this.waiters.length === 0) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.wake();
+    }, ms);
+  }
+
+  private reportOpen(): void {
+    this.events.onConnectionChange?.(this.slots.filter((c) => c && !c.closed).length);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retryTimer);
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    await Promise.all(this.slots.map((c) => c?.close()));
+    this.reportOpen();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './http2-connection.ts';
+export * from './http2-transport.ts';
+export * from './jwt-signer.ts';
+export * from './node-apn-transport.ts';
+export * from './transport.ts';

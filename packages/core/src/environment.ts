@@ -1,0 +1,2 @@
+export const environments = ['sandbox', 'production'] as const;
+export type Environment = (typeof environments)[number];

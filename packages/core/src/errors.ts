@@ -1,0 +1,43 @@
+/**
+ * The one catalogue of stable error codes. Every 4xx/5xx body the API sends is
+ * `{ code, message, field? }` with a code from here; tests assert codes are unique and documented.
+ */
+export const errorCatalogue = {
+  PF_ERR_INVALID_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  PF_ERR_VALIDATION: { status: 400, message: 'A field failed validation' },
+  PF_ERR_EMPTY_TOKENS: { status: 400, message: 'At least one device token is required' },
+  PF_ERR_TOO_MANY_TOKENS: { status: 400, message: 'Too many device tokens in one request' },
+  PF_ERR_BAD_DEVICE_TOKEN: { status: 400, message: 'Device token must be an even-length hex string' },
+  PF_ERR_PAYLOAD_TOO_LARGE: { status: 400, message: 'Serialized APNs payload exceeds the push type limit' },
+  PF_ERR_ENVIRONMENT_NOT_ENABLED: { status: 400, message: 'The app is not configured for this environment' },
+  PF_ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body exceeds the size limit' },
+  PF_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json' },
+  PF_ERR_UNKNOWN_APP: { status: 404, message: 'No app with this id is configured' },
+  PF_ERR_NOT_FOUND: { status: 404, message: 'No such resource' },
+  PF_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'The queue store is unavailable; nothing was accepted' },
+  PF_ERR_INTERNAL: { status: 500, message: 'Internal error' },
+  PF_ERR_CONFIG: { status: 500, message: 'Invalid configuration' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An error with a stable code, an HTTP status and optionally the offending field path. */
+export class PushfleetError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { field?: string; cause?: unknown }) {
+    super(message ?? errorCatalogue[code].message, { cause: options?.cause });
+    this.name = 'PushfleetError';
+    this.code = code;
+    this.status = errorCatalogue[code].status;
+    this.field = options?.field;
+  }
+
+  toBody(): { code: ErrorCode; message: string; field?: string } {
+    return this.field === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, field: this.field };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './connection.ts';
+export * from './names.ts';
+export * from './producer.ts';

@@ -1,0 +1,81 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * The metric catalogue. Names follow Prometheus conventions (pushfleet_ prefix, base units,
+ * _total counters) and labels stay bounded: app, environment, outcome, reason, never a token or id.
+ */
+export function createDeliveryMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    notifications: new Counter({
+      name: 'pushfleet_notifications_total',
+      help: 'Notifications (one token each) that reached a terminal outcome.',
+      labelNames: ['app', 'environment', 'outcome', 'reason'] as const,
+      registers,
+    }),
+    apnsRequestDuration: new Histogram({
+      name: 'pushfleet_apns_request_duration_seconds',
+      help: 'Time from writing an APNs request to its response.',
+      labelNames: ['app', 'environment'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    apnsResponses: new Counter({
+      name: 'pushfleet_apns_responses_total',
+      help: 'APNs responses by HTTP status and reason (retried attempts included).',
+      labelNames: ['app', 'environment', 'status', 'reason'] as const,
+      registers,
+    }),
+    retriesScheduled: new Counter({
+      name: 'pushfleet_retries_scheduled_total',
+      help: 'Tokens put back on the queue for a later attempt.',
+      labelNames: ['app', 'environment', 'reason'] as const,
+      registers,
+    }),
+    batchDuration: new Histogram({
+      name: 'pushfleet_batch_duration_seconds',
+      help: 'Time to send one deliver job (a batch of tokens).',
+      labelNames: ['app'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: 'pushfleet_queue_wait_seconds',
+      help: 'Time a deliver job waited in the queue before a worker took it.',
+      labelNames: ['app'] as const,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    connections: new Gauge({
+      name: 'pushfleet_apns_connections',
+      help: 'Open HTTP/2 connections to APNs.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
+  };
+}
+
+export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;
+
+export function createApiMetrics(registry: Registry) {
+  return {
+    httpRequests: new Counter({
+      name: 'pushfleet_http_requests_total',
+      help: 'HTTP API requests by route and status code.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    notificationsAccepted: new Counter({
+      name: 'pushfleet_notifications_accepted_total',
+      help: 'Notifications (one token each) accepted and enqueued by the API.',
+      labelNames: ['app', 'environment'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export function enableProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry, prefix: 'pushfleet_process_' });
+}

@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface OpsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** Readiness: resolves true when the process can do its job (e.g. Redis answers). */
+  ready?: () => Promise<boolean>;
+}
+
+export interface OpsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `/metrics`, `/healthz` (liveness: the process answers; never checks Redis, or a Redis blip
+ * would restart the fleet) and `/readyz` (readiness), for processes without their own HTTP API.
+ */
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const server: Server = createServer((req, res) => {
+    void handleOpsRequest(req.url ?? '/', options).then(({ status, type, body }) => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      closing ??= new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+export async function handleOpsRequest(
+  url: string,
+  options: Pick<OpsServerOptions, 'registry' | 'ready'>,
+): Promise<{ status: number; type: string; body: string }> {
+  const path = url.split('?')[0];
+  if (path === '/metrics') {
+    return { status: 200, type: options.registry.contentType, body: await options.registry.metrics() };
+  }
+  if (path === '/healthz') return { status: 200, type: 'application/json', body: '{"status":"ok"}' };
+  if (path === '/readyz') {
+    const ready = options.ready ? await options.ready().catch(() => false) : true;
+    return ready
+      ? { status: 200, type: 'application/json', body: '{"status":"ready"}' }
+      : { status: 503, type: 'application/json', body: '{"status":"not-ready"}' };
+  }
+  return { status: 404, type: 'application/json', body: '{"code":"PF_ERR_NOT_FOUND"}' };
+}

@@ -1,0 +1,48 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+export type AppName = 'api' | 'worker' | 'scheduler';
+
+export interface AppProcess {
+  name: AppName;
+  process: ChildProcess;
+  /** Last lines of its stderr (JSON logs), for failure messages. */
+  recentLogs(): string;
+  /** SIGTERM, then wait for exit (bounded); resolves to the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL: the crash case. */
+  kill(): Promise<void>;
+}
+
+/** Runs one of the fleet's apps as a real process, as in production, with the given environment. */
+export function spawnApp(name: AppName, env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines: string[] = [];
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    lines.push(...chunk.split('\n').filter(Boolean));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    name,
+    process: child,
+    recentLogs: () => lines.slice(-30).join('\n'),
+    async stop(timeoutMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
