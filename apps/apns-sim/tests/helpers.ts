@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { once } from 'node:events';
 import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders } from 'node:http2';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../src/index.ts';
 
@@ -85,9 +86,14 @@ export async function startFixture(options: SimulatorOptions = {}): Promise<SimF
           ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
         });
         sessions.add(session);
+        // Connection-level failures (resets, GOAWAY) surface on the streams; tests assert those.
+        session.on('error', () => {});
         session.on('close', () => sessions.delete(session));
-        session.once('connect', () => resolve(session));
-        session.once('error', reject);
+        // Ready once the server's first SETTINGS arrived, so remoteSettings is the server's.
+        Promise.all([once(session, 'connect'), once(session, 'remoteSettings')]).then(
+          () => resolve(session),
+          reject,
+        );
       }),
     async close() {
       for (const s of sessions) s.destroy();
