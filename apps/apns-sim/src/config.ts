@@ -15,8 +15,10 @@ const flags = z.object({
   'tls-cert': z.string().optional(),
   'tls-key': z.string().optional(),
   'tls-ca': z.string().optional(),
+  'ca-cert': z.string().optional(),
+  'ca-key': z.string().optional(),
   'max-concurrent-streams': count.default(1000),
-  'token-initial-streams': z.coerce.number().int().nonnegative().default(1),
+  'token-initial-streams': z.coerce.number().int().nonnegative().default(0),
   'drop-to-one-after-rejection': z.boolean().default(false),
   'idle-timeout-ms': z.coerce.number().int().nonnegative().default(0),
   'token-length': z.union([z.literal('any'), z.coerce.number().int().positive().multipleOf(2)]).default(64),
@@ -36,6 +38,8 @@ const stringFlags = [
   'tls-cert',
   'tls-key',
   'tls-ca',
+  'ca-cert',
+  'ca-key',
   'max-concurrent-streams',
   'token-initial-streams',
   'idle-timeout-ms',
@@ -84,6 +88,11 @@ export function parseArgs(argv: string[]): Readonly<SimulatorOptions> {
     options.tlsCertPem = readFileSync(f['tls-cert'], 'utf8');
     options.tlsKeyPem = readFileSync(f['tls-key'], 'utf8');
     if (f['tls-ca']) options.tlsCaPem = readFileSync(f['tls-ca'], 'utf8');
+  }
+  if ((f['ca-cert'] === undefined) !== (f['ca-key'] === undefined))
+    throw new Error('--ca-cert and --ca-key go together');
+  if (f['ca-cert'] && f['ca-key']) {
+    options.ca = { certPem: readFileSync(f['ca-cert'], 'utf8'), keyPem: readFileSync(f['ca-key'], 'utf8') };
   }
   if (f['legacy-gateway-port'] !== undefined) options.legacyGatewayPort = f['legacy-gateway-port'];
   if (f['feedback-port'] !== undefined) options.feedbackPort = f['feedback-port'];

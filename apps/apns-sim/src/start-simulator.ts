@@ -6,7 +6,11 @@ import { type ProviderServer, startProviderServer } from './http2-server.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Environment } from './registry.ts';
 import { createSimContext, type Mode, type SimContext } from './sim-context.ts';
-import { createCertificateAuthority, createServerCertificate } from './tls-material.ts';
+import {
+  createCertificateAuthority,
+  createServerCertificate,
+  loadCertificateAuthority,
+} from './tls-material.ts';
 import { TOKEN_UPDATE_MIN_INTERVAL_MS } from './token-auth.ts';
 
 /** Options of startSimulator; each mirrors a CLI flag (README "Flags"). */
@@ -17,13 +21,22 @@ export interface SimulatorOptions {
   controlPort?: number;
   mode?: Mode;
   environment?: Environment;
+  /**
+   * An RSA CA (PEM) to use instead of generating one: it signs the server certificate (when none
+   * is given) and the client certificates of POST /client-certs.
+   */
+  ca?: { certPem: string; keyPem: string };
   /** PEM text of the provider-API server certificate and key; generated when absent. */
   tlsCertPem?: string;
   tlsKeyPem?: string;
   /** PEM text clients should trust; defaults to tlsCertPem when a certificate is given. */
   tlsCaPem?: string;
   maxConcurrentStreams?: number;
-  /** Stream limit for token connections until their first authenticated request; 0 = off. Default 1. */
+  /**
+   * Stream limit for token connections until their first authenticated request; 0 = off (default).
+   * 1 models APNs as observed; clients that open streams before reading SETTINGS then see the
+   * extra streams refused (REFUSED_STREAM), which is why it is opt-in.
+   */
   tokenInitialStreams?: number;
   dropToOneAfterRejection?: boolean;
   idleTimeoutMs?: number;
@@ -66,7 +79,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
   // The simulator's CA always exists: it signs the server certificate (unless one is given)
   // and every client certificate issued through POST /client-certs.
-  const ca = createCertificateAuthority();
+  const ca = options.ca ? loadCertificateAuthority(options.ca) : createCertificateAuthority();
   const server =
     options.tlsCertPem && options.tlsKeyPem
       ? { certPem: options.tlsCertPem, keyPem: options.tlsKeyPem }
@@ -81,7 +94,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       mode,
       environment,
       maxConcurrentStreams: options.maxConcurrentStreams ?? 1000,
-      tokenInitialStreams: options.tokenInitialStreams ?? 1,
+      tokenInitialStreams: options.tokenInitialStreams ?? 0,
       dropToOneAfterRejection: options.dropToOneAfterRejection ?? false,
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
       tokenLength: options.tokenLength ?? 64,

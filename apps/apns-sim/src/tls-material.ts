@@ -69,6 +69,13 @@ export function createCertificateAuthority(): CertificateAuthority {
   };
 }
 
+/** Loads an existing CA (e.g. `--ca-cert/--ca-key`), so clients can trust it across restarts. */
+export function loadCertificateAuthority(pems: CertAndKey): CertificateAuthority {
+  const cert = forge.pki.certificateFromPem(pems.certPem);
+  const key = forge.pki.privateKeyFromPem(pems.keyPem) as forge.pki.rsa.PrivateKey;
+  return { cert, key, certPem: pems.certPem, keyPem: pems.keyPem };
+}
+
 /**
  * The provider-API server certificate. Its names cover localhost and Apple's host names,
  * so clients that keep `api.sandbox.push.apple.com` as TLS servername still verify it.

@@ -5,7 +5,7 @@ import { post, randomToken, type SimFixture, send, startFixture, TOPIC } from '.
 describe('certificate authentication (mTLS)', () => {
   let f: SimFixture;
   before(async () => {
-    f = await startFixture({ maxConcurrentStreams: 321 });
+    f = await startFixture({ maxConcurrentStreams: 321, tokenInitialStreams: 1 });
   });
   after(() => f.close());
 

@@ -27,7 +27,7 @@ function goaway(s: ClientHttp2Session): Promise<{ code: number; last: number; de
 
 describe('connection behaviour', () => {
   test('token connections start at 1 stream, then get the configured limit', async () => {
-    const f = await startFixture({ maxConcurrentStreams: 250 });
+    const f = await startFixture({ maxConcurrentStreams: 250, tokenInitialStreams: 1 });
     try {
       const s = await f.connect();
       assert.equal(s.remoteSettings.maxConcurrentStreams, 1);
@@ -41,12 +41,18 @@ describe('connection behaviour', () => {
     }
   });
 
-  test('a failed authentication keeps the limit at 1; tokenInitialStreams 0 starts at the limit', async () => {
-    const f = await startFixture({ tokenInitialStreams: 0, maxConcurrentStreams: 300 });
+  test('a failed authentication keeps the limit at 1; by default connections start at the limit', async () => {
+    const f = await startFixture({ maxConcurrentStreams: 300 });
+    const g = await startFixture({ maxConcurrentStreams: 300, tokenInitialStreams: 1 });
     try {
       const s = await f.connect();
       assert.equal(s.remoteSettings.maxConcurrentStreams, 300);
+      const t = await g.connect();
+      assert.equal((await send(t, randomToken(), { authorization: 'bearer x.y.z' })).status, 403);
+      assert.equal((await send(t, randomToken(), {})).status, 403);
+      assert.equal(t.remoteSettings.maxConcurrentStreams, 1);
     } finally {
+      await g.close();
       await f.close();
     }
   });
@@ -75,7 +81,7 @@ describe('connection behaviour', () => {
   });
 
   test('fault maxConcurrentStreams sends SETTINGS to open connections and applies to new ones', async () => {
-    const f = await startFixture({ tokenInitialStreams: 0 });
+    const f = await startFixture();
     try {
       const s = await f.connect();
       await send(s, randomToken(), { authorization: f.bearer });

@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:cry
 import { once } from 'node:events';
 import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders } from 'node:http2';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from '../src/index.ts';
+import { type CertAndKey, createCertificateAuthority, createServerCertificate } from '../src/tls-material.ts';
 
 export const TOPIC = 'com.example.app';
 
@@ -58,9 +59,27 @@ export interface SimFixture {
   close(): Promise<void>;
 }
 
+// RSA key generation dominates start-up time; one CA and server certificate serve every test in a file.
+let material: { ca: CertAndKey; server: CertAndKey } | undefined;
+function tlsMaterial(): { ca: CertAndKey; server: CertAndKey } {
+  if (!material) {
+    const ca = createCertificateAuthority();
+    material = { ca: { certPem: ca.certPem, keyPem: ca.keyPem }, server: createServerCertificate(ca) };
+  }
+  return material;
+}
+
 /** Boots an in-process simulator with one registered key; tracks sessions so close() cleans up. */
 export async function startFixture(options: SimulatorOptions = {}): Promise<SimFixture> {
-  const sim = await startSimulator({ logLevel: 'silent', ...options });
+  const { ca, server } = tlsMaterial();
+  const sim = await startSimulator({
+    logLevel: 'silent',
+    ca,
+    tlsCertPem: server.certPem,
+    tlsKeyPem: server.keyPem,
+    tlsCaPem: ca.certPem,
+    ...options,
+  });
   const key = makeKey();
   const sessions = new Set<ClientHttp2Session>();
   const control = async (method: string, path: string, body?: unknown) => {
