@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { test } from 'node:test';
 import { startSimulatorProcess } from '../../../packages/testkit/src/simulator.ts';
@@ -32,4 +33,5 @@ test('process contract: ready line, control API, SIGTERM', { timeout: 30_000 }, 
   } finally {
     assert.equal(await sim.stop(), 0);
   }
+  assert.equal(existsSync(sim.caFile), false, 'CA file deleted on SIGTERM');
 });
