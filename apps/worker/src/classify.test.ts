@@ -19,12 +19,12 @@ test('classifies every result into exactly one bucket', () => {
   );
   assert.equal(verdict.counts.delivered, 1);
   assert.deepEqual(verdict.counts.rejected, { Unregistered: 1, BadDeviceToken: 1, BadTopic: 1 });
-  assert.deepEqual(verdict.counts.failed, { InvalidProviderToken: 1 });
+  assert.deepEqual(verdict.counts.failed, {});
   assert.deepEqual(verdict.counts.invalidated, [
     { token: 't2', reason: 'Unregistered', timestamp: 1_700_000_000_000 },
     { token: 't3', reason: 'BadDeviceToken', timestamp: 1234 },
   ]);
-  assert.deepEqual(verdict.retry.tokens, ['t4', 't5']);
+  assert.deepEqual(verdict.retry.tokens, ['t4', 't5', 't7']);
   assert.equal(verdict.retry.retryAfter, 30);
   assert.equal(verdict.credentialsFailure, 'InvalidProviderToken');
 });

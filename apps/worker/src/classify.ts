@@ -45,8 +45,10 @@ export function classifyResults(
         bump(counts.rejected, result.reason);
         return;
       case 'credentials':
+        // Not the token's fault: it waits (with the app paused) for the credentials to be fixed.
         credentialsFailure = result.reason;
-        bump(counts.failed, result.reason);
+        retry.tokens.push(token);
+        retry.lastReason = result.reason;
         return;
       case 'retry':
       case 'refresh-token':

@@ -1,7 +1,7 @@
 import { loadConfig } from '@pushfleet/config';
 import type { DeliverJobData } from '@pushfleet/core';
 import { connectRedis, createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
-import { NotificationStatusStore } from '@pushfleet/store';
+import { AppStateStore, FleetRateLimiter, OutcomeRecorder } from '@pushfleet/store';
 import {
   createDeliveryMetrics,
   createLogger,
@@ -12,6 +12,7 @@ import {
 } from '@pushfleet/telemetry';
 import { Worker } from 'bullmq';
 import { Registry } from 'prom-client';
+import { AppPauseController } from './app-pause.ts';
 import { processDeliverJob } from './deliver-job.ts';
 import { TransportRegistry } from './transports.ts';
 
@@ -25,25 +26,40 @@ async function main(): Promise<void> {
   const redis = createRedis(config.redis.url, 'worker');
   await connectRedis(redis);
   const producer = new DeliverProducer(redis, config.redis.prefix);
-  const status = new NotificationStatusStore(redis, config.redis.prefix);
-  const transports = new TransportRegistry(config);
-  const deps = {
-    transportFor: (app: string, env: DeliverJobData['environment']) => transports.get(app, env),
-    status,
+  const transports = new TransportRegistry(config, metrics);
+  const apps = Object.keys(config.apps);
+  const pauses = new AppPauseController(apps, {
+    state: new AppStateStore(redis, config.redis.prefix),
     producer,
     metrics,
     log,
+    resetTransports: (app) => transports.reset(app),
+    pauseMs: config.worker.credentialsPauseMs,
+  });
+  pauses.start();
+  const deps = {
+    transportFor: (app: string, env: DeliverJobData['environment']) => transports.get(app, env),
+    recorder: new OutcomeRecorder(redis, config.redis.prefix),
+    producer,
+    pauses,
+    limiter: new FleetRateLimiter(redis, config.redis.prefix),
+    rateLimitFor: (app: string) => config.apps[app]?.rateLimitPerSecond,
+    metrics,
+    log,
     maxAttempts: config.worker.maxAttempts,
+    checkpointEvery: config.worker.checkpointEvery,
     backoff: { baseMs: config.worker.retryBaseMs, maxMs: config.worker.retryMaxMs },
   };
 
   // Every worker drains every app's queue, so apps never wait behind each other.
-  const workers = Object.keys(config.apps).map(
+  const workers = apps.map(
     (app) =>
-      new Worker<DeliverJobData>(deliverQueueName(app), (job) => processDeliverJob(job, deps), {
+      new Worker<DeliverJobData>(deliverQueueName(app), (job, token) => processDeliverJob(job, token, deps), {
         connection: redis.duplicate(),
         prefix: config.redis.prefix,
         concurrency: config.worker.concurrency,
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.lockDurationMs,
       }),
   );
   for (const worker of workers) {
@@ -63,6 +79,7 @@ async function main(): Promise<void> {
     [
       // Stop taking jobs and let in-flight batches finish before the connections go.
       { name: 'workers', close: async () => void (await Promise.all(workers.map((w) => w.close()))) },
+      { name: 'pauses', close: async () => pauses.stop() },
       { name: 'transports', close: () => transports.close() },
       { name: 'producer', close: () => producer.close() },
       { name: 'ops', close: () => ops.close() },

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { type ApnsCredentials, createNodeApnTransport, type PushTransport } from '@pushfleet/apns';
+import {
+  type ApnsCredentials,
+  createNodeApnTransport,
+  Http2Transport,
+  type PushTransport,
+  type TransportTarget,
+} from '@pushfleet/apns';
 import type { AppConfig, Config } from '@pushfleet/config';
 import type { Environment } from '@pushfleet/core';
+import type { DeliveryMetrics } from '@pushfleet/telemetry';
 
 function readCredentials(app: AppConfig): ApnsCredentials {
   const c = app.credentials;
@@ -24,7 +31,10 @@ function readCredentials(app: AppConfig): ApnsCredentials {
 export class TransportRegistry {
   private readonly transports = new Map<string, PushTransport>();
 
-  constructor(private readonly config: Readonly<Config>) {}
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly metrics: DeliveryMetrics,
+  ) {}
 
   get(app: string, environment: Environment): PushTransport {
     const key = `${app}/${environment}`;
@@ -33,7 +43,7 @@ export class TransportRegistry {
       const appConfig = this.config.apps[app];
       if (!appConfig) throw new Error(`no app "${app}" in config`);
       const endpoint = appConfig.endpoint;
-      transport = createNodeApnTransport({
+      const target: TransportTarget = {
         environment,
         credentials: readCredentials(appConfig),
         ...(endpoint && {
@@ -46,10 +56,35 @@ export class TransportRegistry {
         connections: appConfig.connections,
         maxInFlightPerConnection: this.config.worker.maxInFlightPerConnection,
         requestTimeoutMs: this.config.worker.requestTimeoutMs,
-      });
+      };
+      transport = this.create(app, target);
       this.transports.set(key, transport);
     }
     return transport;
+  }
+
+  private create(app: string, target: TransportTarget): PushTransport {
+    if (this.config.worker.transport === 'node-apn') return createNodeApnTransport(target);
+    const labels = { app, environment: target.environment };
+    const m = this.metrics;
+    return new Http2Transport(target, {
+      onConnectionChange: (open) => m.connections.set(labels, open),
+      onReconnect: () => m.reconnects.inc(labels),
+      onRequest: (seconds) => m.apnsRequestDuration.observe(labels, seconds),
+      onTokenRefresh: () => m.jwtRefreshes.inc(labels),
+    });
+  }
+
+  /** Drops an app's transports, so the next send reconnects with credentials read afresh. */
+  async reset(app: string): Promise<void> {
+    const closing = [];
+    for (const [key, transport] of this.transports) {
+      if (key.startsWith(`${app}/`)) {
+        this.transports.delete(key);
+        closing.push(transport.close());
+      }
+    }
+    await Promise.allSettled(closing);
   }
 
   async close(): Promise<void> {

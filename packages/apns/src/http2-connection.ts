@@ -57,7 +57,13 @@ export class ApnsConnection {
   private serverLimit = 1;
   private goawayLastStreamId = Number.POSITIVE_INFINITY;
   private pingTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private lastActivity = Date.now();
+  /**
+   * Requests awaiting an answer, oldest first (a Set keeps insertion order, which is deadline
+   * order). One sweep per second cancels the overdue ones: cheaper than a timer per request.
+   */
+  private readonly pending = new Set<{ deadline: number; cancel: () => void }>();
 
   constructor(private readonly options: ConnectionOptions) {
     this.session = connect(options.origin, { ...options.tls, settings: { enablePush: false } });
@@ -70,10 +76,16 @@ export class ApnsConnection {
       this.markClosed('goaway');
     });
     this.session.on('error', (err) => this.markClosed(`error: ${err.message}`));
-    this.session.on('close', () => this.markClosed('closed'));
+    this.session.on('close', () => {
+      // Streams still open end with the session; only now may overdue checks stop.
+      clearInterval(this.sweepTimer);
+      this.markClosed('closed');
+    });
     this.session.setTimeout(0);
     this.pingTimer = setInterval(() => this.pingIfIdle(), options.pingIntervalMs);
     this.pingTimer.unref();
+    this.sweepTimer = setInterval(() => this.cancelOverdue(), Math.min(1000, options.requestTimeoutMs));
+    this.sweepTimer.unref();
   }
 
   capacity(): number {
@@ -86,7 +98,7 @@ export class ApnsConnection {
     if (this.reserved > 0) this.reserved--;
     this.inFlight++;
     this.lastActivity = Date.now();
-    const started = process.hrtime.bigint();
+    const started = this.options.onRequestDone ? performance.now() : 0;
     const headers: Record<string, string> = {
       ':method': 'POST',
       ':path': `/3/device/${token}`,
@@ -94,53 +106,58 @@ export class ApnsConnection {
     };
     if (this.options.signer) headers.authorization = this.options.signer.authorization();
     return new Promise<StreamResult>((resolve) => {
-      let stream: ClientHttp2Stream;
+      let stream: ClientHttp2Stream | undefined;
       let settled = false;
       const finish = (result: StreamResult) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.pending.delete(entry);
         this.inFlight--;
-        this.options.onRequestDone?.(Number(process.hrtime.bigint() - started) / 1e9, result);
+        this.options.onRequestDone?.((performance.now() - started) / 1000, result);
         resolve(result);
         this.options.onSlotFree?.(this);
       };
-      const timer = setTimeout(() => {
-        stream?.close(NGHTTP2_CANCEL);
-        finish({ kind: 'failed', error: 'request timeout' });
-      }, this.options.requestTimeoutMs);
+      const entry = {
+        deadline: this.lastActivity + this.options.requestTimeoutMs,
+        cancel: () => {
+          stream?.close(NGHTTP2_CANCEL);
+          finish({ kind: 'failed', error: 'request timeout' });
+        },
+      };
+      this.pending.add(entry);
       try {
         stream = this.session.request(headers, { endStream: false });
       } catch (err) {
         finish({ kind: 'not-processed', error: (err as Error).message });
         return;
       }
-      stream.on('response', (responseHeaders) => {
+      const opened = stream;
+      opened.on('response', (responseHeaders) => {
         const status = Number(responseHeaders[':status']);
         const apnsId = responseHeaders['apns-id'] as string | undefined;
         if (status === 200) {
-          stream.resume();
+          opened.resume();
           finish({ kind: 'accepted', apnsId });
           return;
         }
         const retryAfterHeader = responseHeaders['retry-after'];
         const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
+        opened.on('data', (chunk: Buffer) => chunks.push(chunk));
+        opened.on('end', () => finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
       });
-      stream.on('close', () => {
+      opened.on('close', () => {
         if (settled) return;
         const refused =
-          stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id ?? 0) > this.goawayLastStreamId;
+          opened.rstCode === NGHTTP2_REFUSED_STREAM || (opened.id ?? 0) > this.goawayLastStreamId;
         // A stream APNs refused, or one past the GOAWAY's last stream id, was never processed.
         finish(
-          refused || stream.id === undefined
-            ? { kind: 'not-processed', error: `stream closed before processing (rst ${stream.rstCode})` }
-            : { kind: 'failed', error: `stream closed without a response (rst ${stream.rstCode})` },
+          refused || opened.id === undefined
+            ? { kind: 'not-processed', error: `stream closed before processing (rst ${opened.rstCode})` }
+            : { kind: 'failed', error: `stream closed without a response (rst ${opened.rstCode})` },
         );
       });
-      stream.on('error', () => undefined); // the 'close' handler above decides the outcome
-      stream.end(bodyOf(prepared));
+      opened.on('error', () => undefined); // the 'close' handler above decides the outcome
+      opened.end(bodyOf(prepared));
     });
   }
 
@@ -162,6 +179,14 @@ export class ApnsConnection {
     const retryAfter = Number(retryAfterHeader);
     if (retryAfterHeader !== undefined && Number.isFinite(retryAfter)) result.retryAfter = retryAfter;
     return result;
+  }
+
+  private cancelOverdue(): void {
+    const now = Date.now();
+    for (const entry of this.pending) {
+      if (entry.deadline > now) return;
+      entry.cancel();
+    }
   }
 
   private pingIfIdle(): void {

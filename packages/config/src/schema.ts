@@ -43,6 +43,8 @@ export const appConfigSchema = z
     endpoint: endpointOverride.optional(),
     /** HTTP/2 connections per environment in each worker process. */
     connections: z.number().int().min(1).max(64).default(1),
+    /** Notifications per second for this app across the whole fleet; unset = unlimited. */
+    rateLimitPerSecond: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -65,6 +67,47 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
         maxTokensPerRequest: z.number().int().min(1).max(10_000).default(1000),
+        /**
+         * API keys, stored as hashes (`pushfleet keys hash`): `sha256:<hex>` or
+         * `scrypt:<salt hex>:<hash hex>`. Each key is scoped to apps (`*` = all) and permissions.
+         */
+        keys: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'key ids are [A-Za-z0-9._-]'),
+                hash: z
+                  .string()
+                  .regex(
+                    /^(sha256:[0-9a-f]{64}|scrypt:[0-9a-f]{16,}:[0-9a-f]{64})$/,
+                    'hash is sha256:<64 hex> or scrypt:<salt hex>:<64 hex>',
+                  ),
+                apps: z.array(z.string().min(1)).min(1).default(['*']),
+                permissions: z.array(z.enum(['send', 'register', 'read', 'admin'])).min(1),
+              })
+              .strict(),
+          )
+          .default([]),
+        /**
+         * `required` unset: auth is on exactly when keys are configured. Production sets
+         * `required: true` (the api refuses to start without keys); the demo may set false.
+         */
+        auth: z.object({ required: z.boolean().optional() }).strict().prefault({}),
+        /** Per API key (per api replica) token bucket. */
+        rateLimit: z
+          .object({
+            requestsPerSecond: z.number().min(0.01).default(500),
+            burst: z.number().int().min(1).default(1000),
+          })
+          .strict()
+          .prefault({}),
+        idempotencyTtlSeconds: z.number().int().min(60).default(86_400),
+        /** Upper bound of one uploaded campaign audience (lines). */
+        maxCampaignTokens: z.number().int().min(1).default(20_000_000),
+        /** Tokens a single notification may resolve from user ids / tags before it must be a campaign. */
+        maxResolvedTokens: z.number().int().min(1).default(10_000),
+        /** Priority of campaign deliver batches (single notifications use 1; lower runs first). */
+        campaignPriority: z.number().int().min(2).max(2_000_000).default(100),
       })
       .strict()
       .prefault({}),
@@ -86,6 +129,18 @@ export const configSchema = z
           .min(1)
           .default(15 * 60_000),
         shutdownGraceMs: z.number().int().min(0).default(30_000),
+        /** `http2`: Pushfleet's lean node:http2 transport; `node-apn`: @parse/node-apn (for comparison). */
+        transport: z.enum(['http2', 'node-apn']).default('http2'),
+        /** Tokens sent between checkpoints: after a crash at most this many are sent twice. */
+        checkpointEvery: z.number().int().min(1).max(1000).default(100),
+        /** BullMQ lock: a job whose worker died is taken over after about this long. */
+        lockDurationMs: z.number().int().min(1000).default(30_000),
+        /** How long an app stays paused after APNs rejects its credentials before a probe retries. */
+        credentialsPauseMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(5 * 60_000),
       })
       .strict()
       .prefault({}),

@@ -52,6 +52,30 @@ export function createDeliveryMetrics(registry: Registry) {
       labelNames: ['app', 'environment'] as const,
       registers,
     }),
+    inFlight: new Gauge({
+      name: 'pushfleet_apns_inflight_streams',
+      help: 'APNs requests awaiting an answer.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
+    reconnects: new Counter({
+      name: 'pushfleet_apns_reconnects_total',
+      help: 'APNs connections lost (GOAWAY, error, close) and replaced.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
+    jwtRefreshes: new Counter({
+      name: 'pushfleet_apns_jwt_refreshes_total',
+      help: 'Provider tokens re-signed after APNs answered ExpiredProviderToken.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
+    appPaused: new Gauge({
+      name: 'pushfleet_app_paused',
+      help: '1 while an app is paused because APNs rejected its credentials.',
+      labelNames: ['app', 'reason'] as const,
+      registers,
+    }),
   };
 }
 
