@@ -17,6 +17,19 @@ export const errorCatalogue = {
   PF_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'The queue store is unavailable; nothing was accepted' },
   PF_ERR_INTERNAL: { status: 500, message: 'Internal error' },
   PF_ERR_CONFIG: { status: 500, message: 'Invalid configuration' },
+  PF_ERR_UNAUTHORIZED: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>)' },
+  PF_ERR_FORBIDDEN: { status: 403, message: 'The API key is not allowed to do this for this app' },
+  PF_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests for this API key; retry later' },
+  PF_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    message: 'A request with this Idempotency-Key is still in progress; retry later',
+  },
+  PF_ERR_IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    message: 'This Idempotency-Key was used with a different request',
+  },
+  PF_ERR_EMPTY_AUDIENCE: { status: 400, message: 'The campaign audience is empty' },
+  PF_ERR_CAMPAIGN_FINISHED: { status: 409, message: 'The campaign has already finished' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

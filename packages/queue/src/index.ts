@@ -1,3 +1,6 @@
+export * from './campaign-job.ts';
 export * from './connection.ts';
+export * from './direct-producer.ts';
 export * from './names.ts';
 export * from './producer.ts';
+export * from './requests.ts';

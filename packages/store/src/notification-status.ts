@@ -18,6 +18,20 @@ export interface NotificationStatus {
   finishedAt: string | null;
 }
 
+/** KEYS: status hash. ARGV: now. 0 not found, 1 cancelled, 2 already cancelled, 3 finished. */
+const cancelScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'cancelledAt') == 1 then return 2 end
+local finished = 0
+for _, f in ipairs({'delivered', 'rejected', 'failed', 'expired', 'cancelled'}) do
+  finished = finished + tonumber(redis.call('HGET', KEYS[1], f) or '0')
+end
+local accepted = tonumber(redis.call('HGET', KEYS[1], 'accepted') or '0')
+if redis.call('HGET', KEYS[1], 'fanoutDone') ~= '0' and finished >= accepted then return 3 end
+redis.call('HSET', KEYS[1], 'cancelledAt', ARGV[1])
+return 1
+`;
+
 export class NotificationStatusStore {
   constructor(
     private readonly redis: Redis,
@@ -45,6 +59,27 @@ export class NotificationStatusStore {
 
   async remove(id: string): Promise<void> {
     await this.redis.del(storeKeys.notification(this.prefix, id));
+  }
+
+  /**
+   * Marks a notification or campaign cancelled: the delivery worker counts batches not yet sent
+   * as cancelled (it checks `cancelledAt` before each slice), the fan-out stops expanding.
+   */
+  async cancel(
+    id: string,
+    now = Date.now(),
+  ): Promise<'cancelled' | 'already-cancelled' | 'finished' | 'not-found'> {
+    const result = (await this.redis.eval(
+      cancelScript,
+      1,
+      storeKeys.notification(this.prefix, id),
+      now,
+    )) as number;
+    return (['not-found', 'cancelled', 'already-cancelled', 'finished'] as const)[result]!;
+  }
+
+  async isCancelled(id: string): Promise<boolean> {
+    return (await this.redis.hexists(storeKeys.notification(this.prefix, id), 'cancelledAt')) === 1;
   }
 
   async get(id: string): Promise<NotificationStatus | null> {
