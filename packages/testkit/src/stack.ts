@@ -15,6 +15,8 @@ export interface StackOptions {
   prefix: string;
   appId?: string;
   bundleId?: string;
+  /** More apps with the same key and endpoint (bundle id `<bundleId>.<id>`), e.g. for isolation tests. */
+  extraApps?: string[];
   /** Which processes to start (default: api, worker and scheduler). */
   apps?: AppName[];
   /** Extra config merged over the defaults (e.g. `{ worker: { concurrency: 2 } }`). */
@@ -79,18 +81,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   writeFileSync(keyFile, key.privateKeyPem, { mode: 0o600 });
 
   const ports = { api: await freePort(), worker: await freePort(), scheduler: await freePort() };
+  const appEntry = (bundle: string) => ({
+    bundleId: bundle,
+    environments: [sim.environment],
+    credentials: { type: 'token', keyFile, keyId: key.keyId, teamId: key.teamId },
+    endpoint: { host: '127.0.0.1', port: sim.port, caFile: sim.caFile },
+  });
+  const apps: Record<string, unknown> = { [appId]: appEntry(bundleId) };
+  for (const extra of options.extraApps ?? []) apps[extra] = appEntry(`${bundleId}.${extra}`);
   const config = merge(
     {
       redis: { url: options.redisUrl, prefix: options.prefix },
       log: { level: options.logLevel ?? 'warn' },
-      apps: {
-        [appId]: {
-          bundleId,
-          environments: [sim.environment],
-          credentials: { type: 'token', keyFile, keyId: key.keyId, teamId: key.teamId },
-          endpoint: { host: '127.0.0.1', port: sim.port, caFile: sim.caFile },
-        },
-      },
+      apps,
       api: { host: '127.0.0.1', port: ports.api },
       worker: { host: '127.0.0.1', port: ports.worker },
       scheduler: { host: '127.0.0.1', port: ports.scheduler },
