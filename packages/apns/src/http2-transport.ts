@@ -22,6 +22,8 @@ export interface Http2TransportOptions {
   /** How often a stream APNs never processed (REFUSED_STREAM, past GOAWAY) is re-sent at once. */
   maxResends?: number;
   jwtRefreshAfterMs?: number;
+  /** Clock for provider-token ages (tests); Date.now by default. */
+  clock?: () => number;
 }
 
 /**
@@ -162,6 +164,7 @@ export class Http2Transport implements PushTransport {
           keyId: (this.target.credentials as { keyId: string }).keyId,
           teamId: (this.target.credentials as { teamId: string }).teamId,
           ...(this.options.jwtRefreshAfterMs && { refreshAfterMs: this.options.jwtRefreshAfterMs }),
+          ...(this.options.clock && { now: this.options.clock }),
         }),
       }),
       maxInFlight: this.target.maxInFlightPerConnection,
