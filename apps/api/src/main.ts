@@ -1,6 +1,6 @@
 import { loadConfig } from '@pushfleet/config';
-import { connectRedis, createRedis, DeliverProducer } from '@pushfleet/queue';
-import { NotificationStatusStore } from '@pushfleet/store';
+import { PushfleetError } from '@pushfleet/core';
+import { connectRedis, createRedis } from '@pushfleet/queue';
 import {
   createApiMetrics,
   createLogger,
@@ -9,33 +9,41 @@ import {
   onShutdownSignal,
 } from '@pushfleet/telemetry';
 import { Registry } from 'prom-client';
+import { authRequired } from './auth.ts';
 import { buildApi } from './server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ name: 'api', level: config.log.level });
+  if (config.api.auth.required === true && config.api.keys.length === 0) {
+    throw new PushfleetError('PF_ERR_CONFIG', 'api.auth.required is true but api.keys is empty', {
+      field: 'api.keys',
+    });
+  }
+  if (!authRequired(config)) {
+    log.warn(
+      'API auth is OFF (no api.keys configured): every caller is admin. Configure api.keys in production.',
+    );
+  }
   const registry = new Registry();
   enableProcessMetrics(registry);
 
   const redis = createRedis(config.redis.url, 'producer');
   await connectRedis(redis);
-  const producer = new DeliverProducer(redis, config.redis.prefix);
   const api = buildApi({
     config,
-    producer,
-    status: new NotificationStatusStore(redis, config.redis.prefix),
+    redis,
     metrics: createApiMetrics(registry),
     registry,
     log,
     ready: async () => (await redis.ping()) === 'PONG',
   });
   const address = await api.listen({ host: config.api.host, port: config.api.port });
-  log.info({ address }, 'api ready');
+  log.info({ address, auth: authRequired(config) }, 'api ready');
 
   onShutdownSignal(
     [
       { name: 'http', close: () => api.close() },
-      { name: 'producer', close: () => producer.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],
     log,

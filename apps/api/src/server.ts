@@ -1,33 +1,84 @@
 import type { Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
-import type { DeliverProducer } from '@pushfleet/queue';
-import type { NotificationStatusStore } from '@pushfleet/store';
+import { DirectProducer } from '@pushfleet/queue';
+import { CampaignStore, DeviceRegistry, IdempotencyStore, NotificationStatusStore } from '@pushfleet/store';
 import { type ApiMetrics, handleOpsRequest, type Logger } from '@pushfleet/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
+import type { RouteContext } from './context.ts';
 import { errorHandler } from './error-handler.ts';
+import { buildOpenApi, docsHtml } from './openapi.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { registerCampaignRoutes } from './routes/campaigns.ts';
+import { registerDeviceRoutes } from './routes/devices.ts';
+import { registerFeedbackRoutes } from './routes/feedback.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 
 export interface ApiDeps {
   config: Readonly<Config>;
-  producer: DeliverProducer;
-  status: NotificationStatusStore;
+  /** A producer-role connection (fails fast, so requests answer 503 while Redis is away). */
+  redis: Redis;
   metrics: ApiMetrics;
   registry: Registry;
   log: Logger;
   ready: () => Promise<boolean>;
+  now?: () => number;
 }
 
 /** Builds the HTTP API without listening, so tests can use `inject` or listen on port 0. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
+  const { config, redis } = deps;
+  const prefix = config.redis.prefix;
+  const status = new NotificationStatusStore(redis, prefix);
+  const campaigns = new CampaignStore(redis, prefix);
+  const producer = new DirectProducer({
+    connection: redis,
+    prefix,
+    apps: config.apps,
+    status,
+    campaigns,
+    campaignPriority: config.api.campaignPriority,
+    maxCampaignTokens: config.api.maxCampaignTokens,
+  });
+  const ctx: RouteContext = {
+    config,
+    redis,
+    prefix,
+    producer,
+    status,
+    campaigns,
+    registry: new DeviceRegistry(redis, prefix),
+    idempotency: new IdempotencyStore(redis, prefix),
+    metrics: deps.metrics,
+    now: deps.now ?? Date.now,
+  };
+  const verifier = new ApiKeyVerifier(config.api.keys, authRequired(config));
+  const limiter = new RateLimiter(config.api.rateLimit.requestsPerSecond, config.api.rateLimit.burst);
+
   const api = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    bodyLimit: deps.config.api.bodyLimitBytes,
+    bodyLimit: config.api.bodyLimitBytes,
     disableRequestLogging: true,
   });
+  api.decorateRequest('principal', null);
   api.setErrorHandler(errorHandler);
   api.setNotFoundHandler((_request, reply) => {
     void reply.status(404).send(new PushfleetError('PF_ERR_NOT_FOUND').toBody());
+  });
+  // Auth runs before the body is read: 401/403/429 cost no parsing and no Redis.
+  api.addHook('onRequest', async (request, reply) => {
+    const permission = request.routeOptions.config?.permission;
+    if (!permission) return;
+    const principal = await verifier.authenticate(request.headers.authorization);
+    const wait = limiter.take(principal.id);
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      throw new PushfleetError('PF_ERR_RATE_LIMITED');
+    }
+    authorize(principal, (request.params as { app?: string }).app ?? '', permission);
+    request.principal = principal;
   });
   api.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({
@@ -36,13 +87,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       status: String(reply.statusCode),
     });
   });
+  api.addHook('onClose', async () => producer.close());
 
   for (const path of ['/metrics', '/healthz', '/readyz']) {
     api.get(path, async (request, reply) => {
-      const { status, type, body } = await handleOpsRequest(request.url, deps);
-      return reply.status(status).type(type).send(body);
+      const { status: code, type, body } = await handleOpsRequest(request.url, deps);
+      return reply.status(code).type(type).send(body);
     });
   }
-  registerNotificationRoutes(api, deps);
+  const openApi = buildOpenApi();
+  api.get('/docs/json', async () => openApi);
+  api.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsHtml));
+
+  registerNotificationRoutes(api, ctx);
+  registerCampaignRoutes(api, ctx);
+  registerDeviceRoutes(api, ctx);
+  registerFeedbackRoutes(api, ctx);
   return api;
 }

@@ -1,56 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { configSchema } from '@pushfleet/config';
-import { createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
-import { NotificationStatusStore } from '@pushfleet/store';
-import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { type DeliverProducer, deliverQueueName } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
-import { buildApi } from '../src/server.ts';
+import { startTestApi, type TestApi } from './helpers.ts';
 
-let redisServer: StartedRedis;
-let redis: Redis;
+let t: TestApi;
 let api: FastifyInstance;
+let redis: Redis;
+let prefix: string;
 let producer: DeliverProducer;
-const prefix = `test-${randomUUID()}`;
 const token = 'a1'.repeat(32);
 
 before(async () => {
-  redisServer = await startRedis();
-  redis = createRedis(redisServer.url, 'producer');
-  await redis.connect();
-  const config = configSchema.parse({
-    redis: { url: redisServer.url, prefix },
-    apps: {
-      demo: {
-        bundleId: 'com.example.demo',
-        environments: ['sandbox'],
-        credentials: { type: 'token', keyFile: '/dev/null', keyId: 'K', teamId: 'T' },
-      },
-    },
-  });
-  const registry = new Registry();
-  producer = new DeliverProducer(redis, prefix);
-  api = buildApi({
-    config,
-    producer,
-    status: new NotificationStatusStore(redis, prefix),
-    metrics: createApiMetrics(registry),
-    registry,
-    log: createLogger({ name: 'api-test', level: 'silent' }),
-    ready: async () => true,
-  });
-  await api.ready();
+  t = await startTestApi();
+  ({ api, redis, prefix } = t);
+  producer = t.deliver;
 });
 
 after(async () => {
-  await api.close();
-  await producer.close();
-  redis.disconnect();
-  await redisServer.stop();
+  await t.close();
 });
 
 async function queuedJobs(): Promise<number> {
@@ -77,7 +47,7 @@ test('accepts a valid request: 202 with id and count, one job, status readable',
   assert.equal(res.statusCode, 202);
   const body = res.json() as { id: string; accepted: number };
   assert.equal(body.accepted, 2, 'duplicate tokens (any case) collapse to one');
-  const [job] = await producer.queueFor('demo').getJobs(['wait']);
+  const [job] = await producer.queueFor('demo').getJobs(['prioritized']);
   assert.equal(job?.data.notificationId, body.id);
   assert.deepEqual(job?.data.tokens, [token, 'b2'.repeat(32)]);
   assert.equal(job?.data.prepared.headers['apns-topic'], 'com.example.demo');

@@ -1,54 +1,76 @@
-import { randomUUID } from 'node:crypto';
-import type { Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
-import type { DeliverProducer } from '@pushfleet/queue';
-import type { NotificationStatusStore } from '@pushfleet/store';
-import type { ApiMetrics } from '@pushfleet/telemetry';
+import { validateSendRequest } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
-import { validateSendRequest } from '../send-request.ts';
+import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 
-export interface NotificationRouteDeps {
-  config: Readonly<Config>;
-  producer: DeliverProducer;
-  status: NotificationStatusStore;
-  metrics: ApiMetrics;
-}
+type IdParams = AppParams & { id: string };
 
-type AppParams = { app: string };
-
-export function registerNotificationRoutes(api: FastifyInstance, deps: NotificationRouteDeps): void {
-  const appConfig = (app: string) => {
-    const config = deps.config.apps[app];
-    if (!config) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
-    return config;
-  };
-
-  api.post<{ Params: AppParams }>('/v1/apps/:app/notifications', async (request, reply) => {
-    const { app } = request.params;
-    const valid = validateSendRequest(request.body, appConfig(app), deps.config.api.maxTokensPerRequest);
-    const id = randomUUID();
-    // Status first, then the jobs: if enqueueing fails the record is removed and the caller gets
-    // a 503, so nothing is half-accepted.
-    await deps.status.create({ id, app, environment: valid.environment, accepted: valid.tokens.length });
-    try {
-      await deps.producer.enqueue(
-        { app, environment: valid.environment, notificationId: id, prepared: valid.prepared },
-        valid.tokens,
+export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteContext): void {
+  api.post<{ Params: AppParams }>(
+    '/v1/apps/:app/notifications',
+    { config: { permission: 'send' } },
+    async (request, reply) => {
+      const { app } = request.params;
+      const valid = validateSendRequest(
+        request.body,
+        appConfigOf(ctx, app),
+        ctx.config.api.maxTokensPerRequest,
+        ctx.now(),
       );
-    } catch (err) {
-      await deps.status.remove(id).catch(() => undefined);
-      throw err;
-    }
-    deps.metrics.notificationsAccepted.inc({ app, environment: valid.environment }, valid.tokens.length);
-    return reply.status(202).send({ id, accepted: valid.tokens.length });
-  });
+      return idempotent(ctx, request, reply, JSON.stringify(request.body), async (id) => {
+        let tokens = valid.tokens;
+        if (!tokens) {
+          tokens = await ctx.registry.resolve(
+            app,
+            valid.environment,
+            valid.audience!,
+            ctx.config.api.maxResolvedTokens,
+          );
+          if (tokens === null) {
+            throw new PushfleetError(
+              'PF_ERR_TOO_MANY_TOKENS',
+              `resolves to more than ${ctx.config.api.maxResolvedTokens} devices; send a campaign instead`,
+              { field: valid.audience!.kind === 'users' ? 'userIds' : 'tags' },
+            );
+          }
+        }
+        await ctx.producer.enqueueNotification({
+          id,
+          app,
+          environment: valid.environment,
+          prepared: valid.prepared,
+          tokens,
+          delayMs: valid.delayMs,
+        });
+        ctx.metrics.notificationsAccepted.inc({ app, environment: valid.environment }, tokens.length);
+        return { status: 202, body: { id, accepted: tokens.length } };
+      });
+    },
+  );
 
-  api.get<{ Params: AppParams & { id: string } }>('/v1/apps/:app/notifications/:id', async (request) => {
-    const { app, id } = request.params;
-    appConfig(app);
-    const status = await deps.status.get(id);
+  const read = async (app: string, id: string) => {
+    appConfigOf(ctx, app);
+    const status = await ctx.status.get(id);
     if (!status || status.app !== app)
       throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such notification', { field: 'id' });
     return status;
-  });
+  };
+
+  api.get<{ Params: IdParams }>(
+    '/v1/apps/:app/notifications/:id',
+    { config: { permission: 'read' } },
+    async (request) => read(request.params.app, request.params.id),
+  );
+
+  api.delete<{ Params: IdParams }>(
+    '/v1/apps/:app/notifications/:id',
+    { config: { permission: 'send' } },
+    async (request, reply) => {
+      const { app, id } = request.params;
+      await read(app, id);
+      const result = await ctx.status.cancel(id, ctx.now());
+      if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED', 'already finished');
+      return reply.status(202).send(await read(app, id));
+    },
+  );
 }

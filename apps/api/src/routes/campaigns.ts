@@ -1,0 +1,185 @@
+import { Readable } from 'node:stream';
+import { isValidDeviceToken, PushfleetError } from '@pushfleet/core';
+import { type CampaignSpec, validateCampaignSpec } from '@pushfleet/queue';
+import type { FastifyInstance } from 'fastify';
+import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
+import { type Line, parseJsonLine, readLines } from '../line-stream.ts';
+
+type IdParams = AppParams & { id: string };
+
+/** Header carrying the campaign spec for text/plain uploads (JSON, or base64url of it). */
+export const campaignSpecHeader = 'pushfleet-campaign';
+
+const uploadTypes = ['application/x-ndjson', 'text/plain'];
+
+function specFromHeader(raw: string | string[] | undefined): unknown {
+  if (typeof raw !== 'string') return undefined;
+  const text = raw.trimStart().startsWith('{') ? raw : Buffer.from(raw, 'base64url').toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PushfleetError('PF_ERR_INVALID_JSON', `${campaignSpecHeader} is not JSON`, {
+      field: campaignSpecHeader,
+    });
+  }
+}
+
+/** One audience line → token: NDJSON lines are `"<hex>"` or `{"token":"<hex>"}`; text lines bare hex. */
+function tokenOf(line: Line, ndjson: boolean): string {
+  let token: unknown = line.text;
+  if (ndjson && (line.text.startsWith('"') || line.text.startsWith('{'))) {
+    const value = parseJsonLine(line);
+    token = typeof value === 'object' && value !== null ? (value as { token?: unknown }).token : value;
+  }
+  if (!isValidDeviceToken(token))
+    throw new PushfleetError('PF_ERR_BAD_DEVICE_TOKEN', `line ${line.no}`, { field: `line.${line.no}` });
+  return token;
+}
+
+async function* tokensOf(
+  first: Line[],
+  rest: AsyncIterator<Line[]>,
+  ndjson: boolean,
+): AsyncGenerator<string[]> {
+  if (first.length > 0) yield first.map((line) => tokenOf(line, ndjson));
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield next.value.map((line) => tokenOf(line, ndjson));
+  }
+}
+
+export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext): void {
+  // Encapsulated: only these routes take streamed bodies; the parser hands over the raw stream,
+  // which the handler consumes line by line (constant memory for millions of lines).
+  void api.register(async (scope) => {
+    scope.addContentTypeParser(uploadTypes, (_request, payload, done) => done(null, payload));
+
+    scope.post<{ Params: AppParams }>(
+      '/v1/apps/:app/campaigns',
+      { config: { permission: 'send' } },
+      async (request, reply) => {
+        const { app } = request.params;
+        const target = appConfigOf(ctx, app);
+        const body = request.body;
+        if (!(body instanceof Readable)) {
+          // JSON: the audience is the registry (all, tags, users) or an inline token list.
+          const valid = validateCampaignSpec(body, target, ctx.now());
+          if (!valid.audience) {
+            throw new PushfleetError('PF_ERR_VALIDATION', 'audience is required (or upload the tokens)', {
+              field: 'audience',
+            });
+          }
+          return idempotent(ctx, request, reply, JSON.stringify(body), async (id) => {
+            const created = await ctx.producer.createCampaign(app, body, undefined, { id, now: ctx.now() });
+            return { status: 202, body: { campaignId: created.campaignId, total: created.total } };
+          });
+        }
+
+        const ndjson = (request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+        const lines = readLines(body)[Symbol.asyncIterator]();
+        let spec = specFromHeader(request.headers[campaignSpecHeader]);
+        let first: Line[] = [];
+        if (spec === undefined) {
+          if (!ndjson) {
+            throw new PushfleetError(
+              'PF_ERR_VALIDATION',
+              `text/plain uploads carry the spec in ${campaignSpecHeader}`,
+              {
+                field: campaignSpecHeader,
+              },
+            );
+          }
+          const head = await lines.next();
+          if (head.done) throw new PushfleetError('PF_ERR_VALIDATION', 'empty body', { field: 'line.1' });
+          spec = parseJsonLine(head.value[0]!);
+          first = head.value.slice(1);
+        }
+        const valid = validateCampaignSpec(spec, target, ctx.now());
+        if (valid.audience) {
+          throw new PushfleetError(
+            'PF_ERR_VALIDATION',
+            'an uploaded campaign takes its audience from the body',
+            {
+              field: 'audience',
+            },
+          );
+        }
+        const fingerprint = `upload:${ndjson}:${JSON.stringify(spec)}`;
+        return idempotent(ctx, request, reply, fingerprint, async (id, keepAlive) => {
+          let chunks = 0;
+          const created = await ctx.producer.createCampaign(
+            app,
+            spec as CampaignSpec,
+            tokensOf(first, lines, ndjson),
+            {
+              id,
+              now: ctx.now(),
+              onChunk: async () => {
+                if (++chunks % 20 === 0) await keepAlive();
+              },
+            },
+          );
+          return { status: 202, body: { campaignId: created.campaignId, total: created.total } };
+        });
+      },
+    );
+  });
+
+  const read = async (app: string, id: string) => {
+    appConfigOf(ctx, app);
+    const status = await ctx.campaigns.get(id, ctx.now());
+    if (!status || status.app !== app)
+      throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such campaign', { field: 'id' });
+    return status;
+  };
+
+  api.get<{ Params: IdParams }>(
+    '/v1/apps/:app/campaigns/:id',
+    { config: { permission: 'read' } },
+    async (request) => read(request.params.app, request.params.id),
+  );
+
+  api.get<{ Params: AppParams; Querystring: { limit?: string; before?: string } }>(
+    '/v1/apps/:app/campaigns',
+    { config: { permission: 'read' } },
+    async (request) => {
+      appConfigOf(ctx, request.params.app);
+      const limit = Number(request.query.limit ?? 50);
+      const before = request.query.before === undefined ? undefined : Number(request.query.before);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+        throw new PushfleetError('PF_ERR_VALIDATION', 'limit is 1–500', { field: 'limit' });
+      if (before !== undefined && !Number.isFinite(before))
+        throw new PushfleetError('PF_ERR_VALIDATION', 'before is a creation time in ms', { field: 'before' });
+      return ctx.campaigns.list(request.params.app, { limit, before });
+    },
+  );
+
+  api.delete<{ Params: IdParams }>(
+    '/v1/apps/:app/campaigns/:id',
+    { config: { permission: 'send' } },
+    async (request, reply) => {
+      const { app, id } = request.params;
+      await read(app, id);
+      const result = await ctx.status.cancel(id, ctx.now());
+      if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED');
+      if (result === 'cancelled') {
+        // Not started yet (scheduled or queued): drop the fan-out job and settle the count here.
+        // If a worker holds it already, remove() fails and the fan-out sees the cancel itself.
+        const job = await ctx.producer.campaignQueue().getJob(id);
+        const state = await job?.getState();
+        if (job && (state === 'delayed' || state === 'waiting' || state === 'prioritized')) {
+          const removed = await job.remove().then(
+            () => true,
+            () => false,
+          );
+          if (removed) {
+            const total = job.data.audience.kind === 'list' ? await ctx.campaigns.audienceLength(id) : 0;
+            await ctx.campaigns.finishFanout(id, total, ctx.now());
+          }
+        }
+      }
+      return reply.status(202).send(await read(app, id));
+    },
+  );
+}

@@ -1,0 +1,2 @@
+export * from './fanout-job.ts';
+export * from './fanout-worker.ts';
