@@ -257,7 +257,8 @@ export class CampaignStore {
       rejected,
       failed,
       failedReasons,
-      invalidated,
+      // Workers count invalidations directly; older records only have the reasons.
+      invalidated: hash.invalidated === undefined ? invalidated : n('invalidated'),
       expired: n('expired'),
       cancelled: n('cancelled'),
       ratePerSecond: hash.rate ? n('rate') : null,
