@@ -1,0 +1,302 @@
+import type {
+  ApiErrorBody,
+  CampaignSpec,
+  CampaignStatus,
+  CreateCampaignResponse,
+  DeviceImportLine,
+  DeviceRegistration,
+  DeviceRegistrationRequest,
+  FeedbackItem,
+  NotificationStatus,
+  RegistryAudience,
+  SendNotificationRequest,
+  SendNotificationResponse,
+} from './types.ts';
+
+/** An API answer with an error status; `code` is the stable PF_ERR_ code. */
+export class PushfleetApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(status: number, body: ApiErrorBody) {
+    super(`${body.code}: ${body.message}${body.field ? ` (${body.field})` : ''}`);
+    this.name = 'PushfleetApiError';
+    this.status = status;
+    this.code = body.code;
+    this.field = body.field;
+  }
+}
+
+export interface ClientOptions {
+  /** e.g. `https://push.example.com` */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Attempts on 429 / 503 / network errors, including the first (default 5). */
+  maxAttempts?: number;
+  /** Backoff base (default 200 ms): base · 2^n with full jitter, or the server's Retry-After. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** A token source for uploads; pass a function to make the upload retryable (it is re-read). */
+export type TokenSource = Iterable<string> | AsyncIterable<string>;
+
+const retryable = new Set([429, 503]);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Typed client for every Pushfleet endpoint. Requests that create something carry an
+ * Idempotency-Key (yours, or a generated one), so retrying them on 429/503 is safe.
+ */
+export class PushfleetClient {
+  private readonly fetch: typeof fetch;
+  private readonly maxAttempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(private readonly options: ClientOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retryBaseMs = options.retryBaseMs ?? 200;
+    this.retryMaxMs = options.retryMaxMs ?? 10_000;
+  }
+
+  private url(path: string, query?: Record<string, string | number | undefined>): string {
+    const url = new URL(path, this.options.baseUrl);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url.toString();
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+      ...extra,
+    };
+  }
+
+  private delayFor(attempt: number, response?: Response): number {
+    const retryAfter = Number(response?.headers.get('retry-after'));
+    if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(this.retryMaxMs, retryAfter * 1000);
+    return Math.random() * Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** attempt);
+  }
+
+  /** One request with retries; `body` is a factory so a retry sends a fresh body. */
+  async request<T>(
+    method: string,
+    path: string,
+    init: {
+      query?: Record<string, string | number | undefined>;
+      json?: unknown;
+      body?: () => { body: string | ReadableStream<Uint8Array>; contentType: string } | undefined;
+      headers?: Record<string, string>;
+      /** false for bodies that cannot be sent twice (a one-shot stream). */
+      retry?: boolean;
+    } = {},
+  ): Promise<T> {
+    const attempts = init.retry === false ? 1 : this.maxAttempts;
+    for (let attempt = 0; ; attempt++) {
+      const made =
+        init.json !== undefined
+          ? { body: JSON.stringify(init.json), contentType: 'application/json' }
+          : init.body?.();
+      let response: Response;
+      try {
+        response = await this.fetch(this.url(path, init.query), {
+          method,
+          headers: this.headers({ ...(made ? { 'content-type': made.contentType } : {}), ...init.headers }),
+          body: made?.body ?? null,
+          ...(made && typeof made.body === 'object' && 'getReader' in made.body ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (err) {
+        if (attempt + 1 >= attempts) throw err;
+        await sleep(this.delayFor(attempt));
+        continue;
+      }
+      if (retryable.has(response.status) && attempt + 1 < attempts) {
+        await response.body?.cancel();
+        await sleep(this.delayFor(attempt, response));
+        continue;
+      }
+      const text = await response.text();
+      const parsed: unknown = text ? JSON.parse(text) : undefined;
+      if (!response.ok) {
+        throw new PushfleetApiError(
+          response.status,
+          (parsed as ApiErrorBody | undefined) ?? {
+            code: `HTTP_${response.status}`,
+            message: response.statusText,
+          },
+        );
+      }
+      return parsed as T;
+    }
+  }
+
+  private app(app: string): string {
+    return `/v1/apps/${encodeURIComponent(app)}`;
+  }
+
+  sendNotification(
+    app: string,
+    request: SendNotificationRequest,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<SendNotificationResponse> {
+    return this.request('POST', `${this.app(app)}/notifications`, {
+      json: request,
+      headers: { 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() },
+    });
+  }
+
+  getNotification(app: string, id: string): Promise<NotificationStatus> {
+    return this.request('GET', `${this.app(app)}/notifications/${encodeURIComponent(id)}`);
+  }
+
+  cancelNotification(app: string, id: string): Promise<NotificationStatus> {
+    return this.request('DELETE', `${this.app(app)}/notifications/${encodeURIComponent(id)}`);
+  }
+
+  /** A campaign to registry devices (all, tags, users) or to an inline list (≤ 100,000 tokens). */
+  createCampaign(
+    app: string,
+    spec: CampaignSpec & { audience: RegistryAudience | { kind: 'tokens'; tokens: string[] } },
+    options: { idempotencyKey?: string } = {},
+  ): Promise<CreateCampaignResponse> {
+    return this.request('POST', `${this.app(app)}/campaigns`, {
+      json: spec,
+      headers: { 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() },
+    });
+  }
+
+  /**
+   * A campaign to an uploaded token list of any size, streamed as NDJSON (constant memory on both
+   * sides). Pass `tokens` as a function returning a fresh iterable to let the client retry the
+   * upload on 429/503; a plain iterable is sent once.
+   */
+  uploadCampaign(
+    app: string,
+    spec: CampaignSpec,
+    tokens: TokenSource | (() => TokenSource),
+    options: { idempotencyKey?: string } = {},
+  ): Promise<CreateCampaignResponse> {
+    const source = typeof tokens === 'function' ? tokens : () => tokens;
+    return this.request('POST', `${this.app(app)}/campaigns`, {
+      body: () => ({ body: ndjsonStream([spec], source()), contentType: 'application/x-ndjson' }),
+      headers: { 'idempotency-key': options.idempotencyKey ?? crypto.randomUUID() },
+      retry: typeof tokens === 'function',
+    });
+  }
+
+  getCampaign(app: string, id: string): Promise<CampaignStatus> {
+    return this.request('GET', `${this.app(app)}/campaigns/${encodeURIComponent(id)}`);
+  }
+
+  listCampaigns(
+    app: string,
+    query: { limit?: number; before?: number } = {},
+  ): Promise<{
+    items: CampaignStatus[];
+    next: number | null;
+  }> {
+    return this.request('GET', `${this.app(app)}/campaigns`, { query });
+  }
+
+  cancelCampaign(app: string, id: string): Promise<CampaignStatus> {
+    return this.request('DELETE', `${this.app(app)}/campaigns/${encodeURIComponent(id)}`);
+  }
+
+  /** Polls until the campaign is done or cancelled; `onProgress` sees every status read. */
+  async waitForCampaign(
+    app: string,
+    id: string,
+    options: { intervalMs?: number; timeoutMs?: number; onProgress?: (s: CampaignStatus) => void } = {},
+  ): Promise<CampaignStatus> {
+    const deadline = Date.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
+    for (;;) {
+      const status = await this.getCampaign(app, id);
+      options.onProgress?.(status);
+      if (status.state === 'done' || status.state === 'cancelled') return status;
+      if (Date.now() > deadline) throw new Error(`campaign ${id} not finished in time (${status.state})`);
+      await sleep(options.intervalMs ?? 500);
+    }
+  }
+
+  registerDevice(
+    app: string,
+    token: string,
+    request: DeviceRegistrationRequest = {},
+  ): Promise<DeviceRegistration> {
+    return this.request('PUT', `${this.app(app)}/devices/${encodeURIComponent(token)}`, { json: request });
+  }
+
+  getDevice(app: string, token: string, environment?: string): Promise<DeviceRegistration> {
+    return this.request('GET', `${this.app(app)}/devices/${encodeURIComponent(token)}`, {
+      query: { environment },
+    });
+  }
+
+  async unregisterDevice(app: string, token: string, environment?: string): Promise<void> {
+    await this.request('DELETE', `${this.app(app)}/devices/${encodeURIComponent(token)}`, {
+      query: { environment },
+    });
+  }
+
+  /** Bulk import, streamed as NDJSON. Registration is an upsert: a failed import can be re-run. */
+  importDevices(
+    app: string,
+    devices:
+      | Iterable<DeviceImportLine>
+      | AsyncIterable<DeviceImportLine>
+      | (() => Iterable<DeviceImportLine> | AsyncIterable<DeviceImportLine>),
+  ): Promise<{ imported: number }> {
+    const source = typeof devices === 'function' ? devices : () => devices;
+    return this.request('POST', `${this.app(app)}/devices/import`, {
+      body: () => ({ body: ndjsonStream([], source()), contentType: 'application/x-ndjson' }),
+      retry: typeof devices === 'function',
+    });
+  }
+
+  feedback(
+    app: string,
+    query: { since?: string; limit?: number } = {},
+  ): Promise<{
+    items: FeedbackItem[];
+    next: string | null;
+  }> {
+    return this.request('GET', `${this.app(app)}/feedback`, { query });
+  }
+}
+
+/** NDJSON as a byte stream, pulled lazily (memory: one chunk of ~1000 lines). */
+function ndjsonStream(
+  head: unknown[],
+  rest: Iterable<unknown> | AsyncIterable<unknown>,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  async function* lines(): AsyncGenerator<Uint8Array> {
+    let buffer = head.map((x) => `${JSON.stringify(x)}\n`).join('');
+    let n = 0;
+    for await (const item of rest as AsyncIterable<unknown>) {
+      buffer += `${JSON.stringify(item)}\n`;
+      if (++n % 1000 === 0) {
+        yield encoder.encode(buffer);
+        buffer = '';
+      }
+    }
+    if (buffer) yield encoder.encode(buffer);
+  }
+  const iterator = lines();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await iterator.return(undefined);
+    },
+  });
+}

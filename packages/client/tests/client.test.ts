@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestApi, type TestApi, token } from '../../../apps/api/tests/helpers.ts';
+import { type PushfleetApiError, PushfleetClient } from '../src/index.ts';
+
+let t: TestApi;
+let client: PushfleetClient;
+
+before(async () => {
+  t = await startTestApi();
+  const address = await t.api.listen({ host: '127.0.0.1', port: 0 });
+  client = new PushfleetClient({ baseUrl: address, retryBaseMs: 1 });
+});
+after(async () => t.close());
+
+test('every endpoint, typed: devices, notifications, campaigns (streamed upload), feedback', async () => {
+  const device = await client.registerDevice('demo', token(1), { userId: 'u1', tags: ['vip'] });
+  assert.equal(device.userId, 'u1');
+  assert.deepEqual((await client.getDevice('demo', token(1))).tags, ['vip']);
+  assert.equal((await client.importDevices('demo', [{ token: token(2), tags: ['vip'] }])).imported, 1);
+
+  const sent = await client.sendNotification('demo', { tags: ['vip'], notification: { alert: 'hi' } });
+  assert.equal(sent.accepted, 2);
+  assert.equal((await client.getNotification('demo', sent.id)).accepted, 2);
+
+  async function* tokens() {
+    for (let i = 0; i < 3000; i++) yield token(10_000 + i);
+  }
+  const upload = await client.uploadCampaign('demo', { name: 'c1', notification: { alert: 'x' } }, tokens);
+  assert.equal(upload.total, 3000);
+  const status = await client.getCampaign('demo', upload.campaignId);
+  assert.equal(status.name, 'c1');
+  const inline = await client.createCampaign('demo', {
+    notification: { alert: 'y' },
+    audience: { kind: 'users', userIds: ['u1'] },
+    sendAt: new Date(Date.now() + 60_000).toISOString(),
+  });
+  assert.equal((await client.listCampaigns('demo')).items.length, 2);
+  assert.equal((await client.cancelCampaign('demo', inline.campaignId)).state, 'cancelled');
+  assert.deepEqual((await client.feedback('demo')).items, []);
+  await client.unregisterDevice('demo', token(1));
+
+  await assert.rejects(client.getDevice('demo', token(1)), (err: PushfleetApiError) => {
+    assert.equal(err.status, 404);
+    assert.equal(err.code, 'PF_ERR_NOT_FOUND');
+    return true;
+  });
+  await assert.rejects(
+    client.sendNotification('demo', { tokens: ['zz'], notification: {} }),
+    (err: PushfleetApiError) => err.code === 'PF_ERR_BAD_DEVICE_TOKEN' && err.field === 'tokens.0',
+  );
+});
+
+test('retries 429 and 503 with backoff (honouring Retry-After) under one idempotency key', async () => {
+  const seen: { status: number; key: string | null }[] = [];
+  const answers = [503, 429, 202];
+  const fake: typeof fetch = async (_url, init) => {
+    const status = answers.shift()!;
+    seen.push({ status, key: new Headers(init?.headers).get('idempotency-key') });
+    const body =
+      status === 202 ? { id: 'x', accepted: 1 } : { code: 'PF_ERR_RATE_LIMITED', message: 'slow down' };
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: status === 429 ? { 'retry-after': '0' } : {},
+    });
+  };
+  const retrying = new PushfleetClient({ baseUrl: 'http://x', fetch: fake, retryBaseMs: 1 });
+  const res = await retrying.sendNotification('demo', { tokens: [token(1)], notification: {} });
+  assert.deepEqual(res, { id: 'x', accepted: 1 });
+  assert.equal(seen.length, 3);
+  assert.equal(new Set(seen.map((s) => s.key)).size, 1, 'the same key on every attempt');
+
+  const giveUp = new PushfleetClient({
+    baseUrl: 'http://x',
+    maxAttempts: 2,
+    retryBaseMs: 1,
+    fetch: async () =>
+      new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'x' }), { status: 503 }),
+  });
+  await assert.rejects(giveUp.getCampaign('demo', 'c'), (err: PushfleetApiError) => err.status === 503);
+});
