@@ -57,7 +57,11 @@ test('starts each connection at one stream until SETTINGS arrive: nothing is ref
   try {
     const results = await transport.send(prepared, randomDeviceTokens(500));
     assert.deepEqual(kinds(results), { accepted: 500 });
-    assert.equal(outcomes.filter((k) => k === 'not-processed').length, 0, 'no stream was refused and re-sent');
+    assert.equal(
+      outcomes.filter((k) => k === 'not-processed').length,
+      0,
+      'no stream was refused and re-sent',
+    );
   } finally {
     await transport.close();
   }

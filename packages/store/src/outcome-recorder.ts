@@ -1,6 +1,7 @@
 import type { Environment } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
 import { notificationTtlSeconds, storeKeys } from './keys.ts';
+import { runScript } from './scripts.ts';
 
 /** Outcomes of one slice of a batch, applied to the counters in one atomic step. */
 export interface OutcomeCounts {
@@ -117,7 +118,9 @@ export class OutcomeRecorder {
     }
     if (counts.invalidated.length > 0) add('invalidated', counts.invalidated.length);
     const feedback = counts.invalidated.flatMap((t) => [t.token, t.reason, String(t.timestamp)]);
-    const [applied, cancelled] = (await this.redis.eval(
+    const [applied, cancelled] = (await runScript(
+      this.redis,
+      'pushfleetRecordOutcomes',
       recordScript,
       4,
       storeKeys.notification(this.prefix, input.notificationId),

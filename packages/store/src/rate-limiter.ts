@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { runScript } from './scripts.ts';
 
 /**
  * GCRA over Redis time: reserves `n` sends at `ratePerSecond` for the whole fleet and answers
@@ -26,7 +27,9 @@ export class FleetRateLimiter {
   /** Reserves `n` sends for `app`; resolves to the milliseconds to wait before sending them. */
   async reserve(app: string, n: number, ratePerSecond: number): Promise<number> {
     const intervalUs = 1_000_000 / ratePerSecond;
-    const waitMs = await this.redis.eval(
+    const waitMs = await runScript(
+      this.redis,
+      'pushfleetReserveRate',
       reserveScript,
       1,
       `${this.prefix}:rate:${app}`,

@@ -17,8 +17,16 @@ export interface AppProcess {
 }
 
 /** Runs one of the fleet's apps as a real process, as in production, with the given environment. */
-export function spawnApp(name: AppName, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+export interface SpawnOptions {
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Run the esbuild bundle in dist/ (as production does) instead of the TypeScript sources via tsx. */
+  compiled?: boolean;
+}
+
+export function spawnApp(name: AppName, env: Record<string, string>, options: SpawnOptions = {}): AppProcess {
+  const entry = options.compiled ? [`dist/${name}.mjs`] : ['--import', 'tsx', `apps/${name}/src/main.ts`];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AppName, type AppProcess, spawnApp } from './app-process.ts';
+import { type AppName, type AppProcess, type SpawnOptions, spawnApp } from './app-process.ts';
 import { freePort } from './free-port.ts';
 import { generateProviderKey, type ProviderKey } from './keys.ts';
 import { startSimulatorProcess } from './simulator.ts';
@@ -22,6 +22,8 @@ export interface StackOptions {
   /** Extra config merged over the defaults (e.g. `{ worker: { concurrency: 2 } }`). */
   config?: Record<string, unknown>;
   simulatorArgs?: string[];
+  /** Run the apps from the dist/ bundles (`node scripts/build.mjs` first), as production does. */
+  compiled?: boolean;
   logLevel?: string;
 }
 
@@ -36,7 +38,7 @@ export interface Stack {
   /** Ports of each first process's /metrics, /healthz and /readyz (the api serves them on apiUrl). */
   opsPorts: Record<AppName, number>;
   /** Starts another process of the fleet (e.g. a second worker) with the same config. */
-  spawn(name: AppName): Promise<AppProcess>;
+  spawn(name: AppName, options?: SpawnOptions): Promise<AppProcess>;
   stop(): Promise<void>;
 }
 
@@ -106,10 +108,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const processes = new Map<AppName, AppProcess>();
   const extra: AppProcess[] = [];
   const env = { PUSHFLEET_CONFIG: configFile };
-  const spawnOne = async (name: AppName, port: number) => {
+  const spawnOne = async (name: AppName, port: number, spawnOptions: SpawnOptions = {}) => {
+    const portEnv = name === 'api' ? {} : { [`PUSHFLEET_${name.toUpperCase()}__PORT`]: String(port) };
     const proc = spawnApp(
       name,
-      name === 'api' ? env : { ...env, [`PUSHFLEET_${name.toUpperCase()}__PORT`]: String(port) },
+      { ...env, ...portEnv },
+      { compiled: options.compiled ?? false, ...spawnOptions },
     );
     await waitHealthy(port, proc);
     return proc;
@@ -135,8 +139,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     configFile,
     processes,
     opsPorts: ports,
-    async spawn(name) {
-      const proc = await spawnOne(name, await freePort());
+    async spawn(name, spawnOptions) {
+      const proc = await spawnOne(name, await freePort(), spawnOptions);
       extra.push(proc);
       return proc;
     },

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Bundles each app into dist/<app>.mjs with esbuild: the workspace packages are inlined, third-party
+// packages stay external (resolved from node_modules). Production and benchmarks run these plain
+// JS files with `node`: no TypeScript loader in memory, no compile at start.
+import { build } from 'esbuild';
+
+const apps = ['api', 'worker', 'scheduler', 'apns-sim', 'cli'];
+const externalThirdParty = {
+  name: 'external-third-party',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@pushfleet/') ? undefined : { path: args.path, external: true },
+    );
+  },
+};
+
+await Promise.all(
+  apps.map((app) =>
+    build({
+      entryPoints: [`apps/${app}/src/main.ts`],
+      outfile: `dist/${app}.mjs`,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: 'linked',
+      plugins: [externalThirdParty],
+      logLevel: 'warning',
+    }),
+  ),
+);
+process.stdout.write(`built ${apps.map((a) => `dist/${a}.mjs`).join(', ')}\n`);
