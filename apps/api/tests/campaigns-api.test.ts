@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { DeliverJobData } from '@pushfleet/core';
-import { createRedis, deliverQueueName } from '@pushfleet/queue';
-import { emptyOutcomeCounts, OutcomeRecorder } from '@pushfleet/store';
+import { createRedis } from '@pushfleet/queue';
 import { createLogger } from '@pushfleet/telemetry';
 import { type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
-import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { startFanoutWorker } from '../../worker/src/fanout/fanout-worker.ts';
-import { startTestApi, type TestApi, token } from './helpers.ts';
+import { startFakeDelivery, startTestApi, type TestApi, token } from './helpers.ts';
 
 let server: StartedRedis;
 let t: TestApi;
@@ -48,33 +45,7 @@ const status = async (id: string) =>
     unknown
   >;
 
-/** What the delivery worker does, minus APNs: cancelled campaigns count batches as cancelled. */
-function fakeDelivery() {
-  const recorder = new OutcomeRecorder(workerRedis, t.prefix);
-  const connection = workerRedis.duplicate();
-  const worker = new Worker<DeliverJobData>(
-    deliverQueueName('demo'),
-    async (job) => {
-      const counts = emptyOutcomeCounts();
-      const cancelled = await recorder.isCancelled(job.data.notificationId);
-      counts[cancelled ? 'cancelled' : 'delivered'] = job.data.tokens.length;
-      await recorder.record({
-        notificationId: job.data.notificationId,
-        applyId: job.id!,
-        app: job.data.app,
-        environment: job.data.environment,
-        counts,
-      } as Parameters<OutcomeRecorder['record']>[0]);
-    },
-    { connection, prefix: t.prefix, concurrency: 4 },
-  );
-  return {
-    async close() {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
-}
+const fakeDelivery = () => startFakeDelivery(workerRedis, t.prefix);
 
 test('uploaded NDJSON campaign: 202 fast, fan-out into deterministic prioritized batches, done', async () => {
   const tokens = Array.from({ length: 12_345 }, (_, i) => token(i + 1));

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '@pushfleet/config';
-import { createRedis, DeliverProducer } from '@pushfleet/queue';
+import type { DeliverJobData } from '@pushfleet/core';
+import { createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
+import { emptyOutcomeCounts, OutcomeRecorder } from '@pushfleet/store';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
 import { type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -71,3 +74,34 @@ export async function startTestApi(
 }
 
 export const token = (n: number) => n.toString(16).padStart(64, '0');
+
+/**
+ * What the delivery worker does, minus APNs: every token delivered, or counted cancelled when
+ * the notification/campaign was cancelled (the worker's `cancelledAt` check).
+ */
+export function startFakeDelivery(redis: Redis, prefix: string, app = 'demo'): { close(): Promise<void> } {
+  const recorder = new OutcomeRecorder(redis, prefix);
+  const connection = redis.duplicate();
+  const worker = new Worker<DeliverJobData>(
+    deliverQueueName(app),
+    async (job) => {
+      const counts = emptyOutcomeCounts();
+      const cancelled = await recorder.isCancelled(job.data.notificationId);
+      counts[cancelled ? 'cancelled' : 'delivered'] = job.data.tokens.length;
+      await recorder.record({
+        notificationId: job.data.notificationId,
+        applyId: job.id!,
+        app: job.data.app,
+        environment: job.data.environment,
+        counts,
+      } as Parameters<OutcomeRecorder['record']>[0]);
+    },
+    { connection, prefix, concurrency: 4 },
+  );
+  return {
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,15 +1,47 @@
 import { parseArgs } from 'node:util';
+import { PushfleetApiError } from '@pushfleet/client';
+import { campaignCommand } from './commands/campaign.ts';
+import { devicesCommand } from './commands/devices.ts';
+import { keysCommand } from './commands/keys.ts';
+import { configCommand, queuesCommand } from './commands/ops.ts';
+import { sendCommand } from './commands/send.ts';
+import { UsageError } from './commands/shared.ts';
 import { runDemo } from './demo.ts';
 
 const usage = `usage: pushfleet <command> [options]
 
 commands:
-  demo [--count N] [--json] [--serve]   run a real fleet against the simulator and deliver N notifications
+  send --app A (--token T… | --tokens-file F | --user U… | --tag X…) [--title/--body/--alert/--badge/--sound/
+       --push-type/--priority/--data JSON | --notification JSON] [--send-at ISO] [--idempotency-key K] [--wait]
+  campaign create --app A (--tokens-file FILE | --all | --tag X… | --user U…) [notification flags]
+       [--name N] [--rate N] [--send-at ISO] [--no-wait]     live progress bar with rate and ETA until done
+  campaign status|cancel ID --app A          campaign list --app A [--limit N]
+  devices import FILE --app A                NDJSON {token,userId?,tags?,locale?,environment?} or a token per line
+  queues [--config FILE]                     depth of every queue by state (reads Redis from the config)
+  keys hash [--key K] [--scrypt] [--id ID] [--apps a,b] [--permissions send,read]
+  config check [FILE]                        validate a config file and print it redacted
+  demo [--count N] [--json] [--serve]        run a real fleet against the simulator and deliver N notifications
+
+connection: --url (PF_URL, default http://127.0.0.1:8080), --key (PF_API_KEY), --app (PF_APP)
+output: human by default, --json for scripts. Exit codes: 0 ok, 1 error, 2 usage, 3 finished but not all delivered.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const env = process.env;
   switch (command) {
+    case 'send':
+      return sendCommand(rest, env);
+    case 'campaign':
+      return campaignCommand(rest, env);
+    case 'devices':
+      return devicesCommand(rest, env);
+    case 'queues':
+      return queuesCommand(rest, env);
+    case 'keys':
+      return keysCommand(rest);
+    case 'config':
+      return configCommand(rest, env);
     case 'demo': {
       const { values } = parseArgs({
         args: rest,
@@ -22,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       const count = Number(values.count);
-      if (!Number.isInteger(count) || count < 1) throw new Error('--count must be a positive integer');
+      if (!Number.isInteger(count) || count < 1) throw new UsageError('--count must be a positive integer');
       return runDemo({
         count,
         json: values.json,
@@ -45,7 +77,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(`\npushfleet: ${err.message}\n`);
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pushfleet: ${err.message}\n`);
+      process.exit(2);
+    }
+    const detail = err instanceof PushfleetApiError ? ` (HTTP ${err.status})` : '';
+    process.stderr.write(`\npushfleet: ${err.message}${detail}\n`);
     process.exit(1);
   },
 );
