@@ -1,0 +1,63 @@
+#!/bin/sh
+# Image entrypoint: one image runs any Pushfleet process, chosen by the first argument.
+#   api | worker | scheduler | apns-sim | cli [args…] | healthcheck [--pid N] | help
+# The process is exec'd (it becomes the container's main process and receives SIGTERM itself:
+# every app drains on SIGTERM). PUSHFLEET_ENTRYPOINT_DRY_RUN=1 prints the command instead of
+# running it (used by tests/ops/entrypoint.test.ts).
+set -eu
+
+usage() {
+  cat <<'USAGE'
+usage: <image> <command> [args…]
+  api         HTTP API (+ /metrics /healthz /readyz on api.port, default 8080)
+  worker      delivery workers (ops server on worker.port, default 9091)
+  scheduler   job schedulers (ops server on scheduler.port, default 9092)
+  apns-sim    APNs simulator (default: --host 0.0.0.0 --port 8443 --control-port 8444)
+  cli         the pushfleet command line (cli help)
+  healthcheck probe the running process's /healthz (used by the image's HEALTHCHECK)
+Config: PUSHFLEET_CONFIG=<file> plus PUSHFLEET_* overrides (PUSHFLEET_API__PORT=9000).
+USAGE
+}
+
+# Relative config paths stay relative to where the caller stood, not to the app directory.
+if [ -n "${PUSHFLEET_CONFIG:-}" ]; then
+  case "$PUSHFLEET_CONFIG" in
+    /*) ;;
+    *) PUSHFLEET_CONFIG="$(pwd)/$PUSHFLEET_CONFIG"; export PUSHFLEET_CONFIG ;;
+  esac
+fi
+
+root="${PUSHFLEET_HOME:-$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)}"
+# `--import tsx` resolves from the working directory: run from the app root.
+cd "$root"
+
+run() {
+  if [ "${PUSHFLEET_ENTRYPOINT_DRY_RUN:-}" = "1" ]; then
+    echo "$*"
+    exit 0
+  fi
+  exec "$@"
+}
+
+command="${1:-help}"
+[ $# -gt 0 ] && shift
+case "$command" in
+  api | worker | scheduler | cli)
+    run node --import tsx "apps/$command/src/main.ts" "$@"
+    ;;
+  apns-sim)
+    [ $# -eq 0 ] && set -- --host 0.0.0.0 --port 8443 --control-port 8444
+    run node --import tsx apps/apns-sim/src/main.ts "$@"
+    ;;
+  healthcheck)
+    run node scripts/ops/healthcheck.mjs "$@"
+    ;;
+  help | --help | -h)
+    usage
+    ;;
+  *)
+    echo "unknown command \"$command\"" >&2
+    usage >&2
+    exit 64
+    ;;
+esac

@@ -1,0 +1,98 @@
+/**
+ * The metric catalogue as data, read from prom-client itself: every catalogue function of
+ * @pushfleet/telemetry registers into a fresh Registry, and the registry lists what it holds.
+ * Used by docs/metrics.md (generated), the dashboard/alert tests and the /metrics lint.
+ */
+import { createApiMetrics, createDeliveryMetrics, enableProcessMetrics } from '@pushfleet/telemetry';
+import { Registry } from 'prom-client';
+
+export interface MetricInfo {
+  name: string;
+  type: string;
+  help: string;
+  labels: string[];
+  /** Which processes expose it. */
+  exposedBy: string;
+  source: string;
+}
+
+type Json = { name: string; type: string; help: string; values: Array<{ labels: Record<string, unknown> }> };
+
+async function fromRegistry(register: (r: Registry) => void, exposedBy: string, source: string) {
+  const registry = new Registry();
+  register(registry);
+  const json = (await registry.getMetricsAsJSON()) as unknown as Json[];
+  return json.map((m) => {
+    const metric = registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] } | undefined;
+    const labels = metric?.labelNames?.length
+      ? metric.labelNames
+      : [...new Set(m.values.flatMap((v) => Object.keys(v.labels)))];
+    return {
+      name: m.name,
+      type: m.type,
+      help: m.help,
+      labels: labels.filter((l) => l !== 'le'),
+      exposedBy,
+      source,
+    };
+  });
+}
+
+/**
+ * Metrics defined outside the catalogue functions, or by third parties. Kept here by hand; the
+ * /metrics lint (tests/ops/metrics-scrape.test.ts) fails when a scrape shows a name in neither list.
+ */
+export const extraMetrics: MetricInfo[] = [
+  {
+    name: 'pushfleet_scheduled_runs_total',
+    type: 'counter',
+    help: 'Scheduled job runs by job and result. Its `job` label arrives in Prometheus as `exported_job`.',
+    labels: ['job', 'result'],
+    exposedBy: 'scheduler',
+    source: 'apps/scheduler/src/main.ts (not yet in the catalogue)',
+  },
+];
+
+/**
+ * Names the dashboard and alerts use that no process exposes yet. Each needs a code change
+ * (see docs/metrics.md "Planned"); until then those panels are empty and those alerts silent.
+ */
+export const plannedMetrics: MetricInfo[] = [
+  {
+    name: 'bullmq_job_count',
+    type: 'gauge',
+    help: "Jobs per queue and state (BullMQ's Queue.exportPrometheusMetrics()). Queue depth and KEDA's prometheus trigger.",
+    labels: ['queue', 'state'],
+    exposedBy: 'scheduler (proposed: one exporter, so replicas do not multiply it)',
+    source: 'bullmq',
+  },
+  {
+    name: 'pushfleet_feedback_lag_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest feedback-stream entry the scheduler has not processed.',
+    labels: ['app'],
+    exposedBy: 'scheduler',
+    source: 'packages/telemetry (proposed)',
+  },
+  {
+    name: 'pushfleet_errors_total',
+    type: 'counter',
+    help: 'Errors by stable PF_ERR_ code.',
+    labels: ['code'],
+    exposedBy: 'api, worker, scheduler',
+    source: 'packages/telemetry (proposed)',
+  },
+];
+
+/** Label names Prometheus adds at scrape time; every query may use them. */
+export const targetLabels = ['job', 'instance', 'component', 'exported_job', 'pod', 'namespace'];
+
+export async function catalogue(): Promise<MetricInfo[]> {
+  const src = 'packages/telemetry/src/metrics.ts';
+  const lists = await Promise.all([
+    fromRegistry((r) => createDeliveryMetrics(r), 'worker', `${src} createDeliveryMetrics`),
+    fromRegistry((r) => createApiMetrics(r), 'api', `${src} createApiMetrics`),
+    fromRegistry((r) => enableProcessMetrics(r), 'api, worker, scheduler', `${src} enableProcessMetrics`),
+  ]);
+  return lists.flat();
+}
