@@ -21,12 +21,14 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'worker', level: config.log.level });
   const registry = new Registry();
   enableProcessMetrics(registry);
-  const metrics = createDeliveryMetrics(registry);
+  // The gauge reads the transports at scrape time; the transports report into the metrics.
+  let transports: TransportRegistry | undefined;
+  const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
+  transports = new TransportRegistry(config, metrics);
 
   const redis = createRedis(config.redis.url, 'worker');
   await connectRedis(redis);
   const producer = new DeliverProducer(redis, config.redis.prefix);
-  const transports = new TransportRegistry(config, metrics);
   const apps = Object.keys(config.apps);
   const pauses = new AppPauseController(apps, {
     state: new AppStateStore(redis, config.redis.prefix),

@@ -75,6 +75,13 @@ export class TransportRegistry {
     });
   }
 
+  inFlight(): { app: string; environment: string; value: number }[] {
+    return [...this.transports].map(([key, transport]) => {
+      const [app, environment] = key.split('/') as [string, string];
+      return { app, environment, value: transport.inFlight?.() ?? 0 };
+    });
+  }
+
   /** Drops an app's transports, so the next send reconnects with credentials read afresh. */
   async reset(app: string): Promise<void> {
     const closing = [];

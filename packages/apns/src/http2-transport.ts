@@ -204,6 +204,11 @@ export class Http2Transport implements PushTransport {
     this.events.onConnectionChange?.(this.slots.filter((c) => c && !c.closed).length);
   }
 
+  /** Requests awaiting an answer across the pool's connections. */
+  inFlight(): number {
+    return this.slots.reduce((sum, c) => sum + (c && !c.closed ? c.inFlight : 0), 0);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retryTimer);

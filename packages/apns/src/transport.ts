@@ -21,6 +21,8 @@ export type SendResult =
 export interface PushTransport {
   /** Sends one prepared notification to each token; results are in token order. */
   send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
+  /** Requests awaiting an answer, when the transport can tell. */
+  inFlight?(): number;
   close(): Promise<void>;
 }
 

@@ -4,7 +4,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 
  * The metric catalogue. Names follow Prometheus conventions (pushfleet_ prefix, base units,
  * _total counters) and labels stay bounded: app, environment, outcome, reason, never a token or id.
  */
-export function createDeliveryMetrics(registry: Registry) {
+export interface DeliveryMetricSources {
+  /** Read at scrape time: APNs requests awaiting an answer, per app and environment. */
+  inFlight?: () => { app: string; environment: string; value: number }[];
+}
+
+export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetricSources = {}) {
   const registers = [registry];
   return {
     notifications: new Counter({
@@ -57,6 +62,11 @@ export function createDeliveryMetrics(registry: Registry) {
       help: 'APNs requests awaiting an answer.',
       labelNames: ['app', 'environment'] as const,
       registers,
+      collect() {
+        if (!sources.inFlight) return;
+        this.reset();
+        for (const { app, environment, value } of sources.inFlight()) this.set({ app, environment }, value);
+      },
     }),
     reconnects: new Counter({
       name: 'pushfleet_apns_reconnects_total',
