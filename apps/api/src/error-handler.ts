@@ -8,6 +8,7 @@ const fastifyCodes: Record<string, PushfleetError['code']> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PF_ERR_BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'PF_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PF_ERR_INVALID_JSON',
+  FST_ERR_MAX_PARAM_LENGTH: 'PF_ERR_VALIDATION',
 };
 
 export function isRedisUnavailable(err: unknown): boolean {
@@ -22,6 +23,11 @@ export function toPushfleetError(err: unknown): PushfleetError {
   const fastifyError = err as FastifyError;
   const mapped = fastifyError.code ? fastifyCodes[fastifyError.code] : undefined;
   if (mapped) return new PushfleetError(mapped, undefined, { cause: err });
+  // Any other request error Fastify raises (4xx) is the client's: keep the stable code contract.
+  const status = fastifyError.statusCode ?? 0;
+  if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) {
+    return new PushfleetError('PF_ERR_VALIDATION', fastifyError.message, { cause: err });
+  }
   if (err instanceof SyntaxError) return new PushfleetError('PF_ERR_INVALID_JSON', undefined, { cause: err });
   if (isRedisUnavailable(err))
     return new PushfleetError('PF_ERR_REDIS_UNAVAILABLE', undefined, { cause: err });

@@ -61,6 +61,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.api.bodyLimitBytes,
     disableRequestLogging: true,
+    // Device tokens are up to 100 bytes = 200 hex characters in the path (Fastify's default is 100).
+    maxParamLength: 256,
+    // Router-level errors (bad URL, over-long parameter) bypass the error handler unless routed here.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
   api.decorateRequest('principal', null);
   api.setErrorHandler(errorHandler);
