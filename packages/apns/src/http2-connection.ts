@@ -31,6 +31,35 @@ export interface ConnectionOptions extends ConnectionEvents {
   pingIntervalMs: number;
 }
 
+const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
+
+/** The 'close' handler decides a failed stream's outcome; errors need a listener, nothing more. */
+function ignoreStreamError(): void {}
+
+/** One request awaiting its answer; in the connection's pending set until settled. */
+class PendingRequest {
+  settled = false;
+  stream: ClientHttp2Stream | undefined;
+
+  constructor(
+    private readonly conn: ApnsConnection,
+    readonly done: (result: StreamResult) => void,
+    readonly deadline: number,
+    readonly started: number,
+  ) {}
+
+  finish(result: StreamResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.conn.settle(this, result);
+  }
+
+  cancel(): void {
+    this.stream?.close(NGHTTP2_CANCEL);
+    this.finish(timedOut);
+  }
+}
+
 const bodyCache = new WeakMap<PreparedNotification, Buffer>();
 
 function bodyOf(prepared: PreparedNotification): Buffer {
@@ -63,7 +92,7 @@ export class ApnsConnection {
    * Requests awaiting an answer, oldest first (a Set keeps insertion order, which is deadline
    * order). One sweep per second cancels the overdue ones: cheaper than a timer per request.
    */
-  private readonly pending = new Set<{ deadline: number; cancel: () => void }>();
+  private readonly pending = new Set<PendingRequest>();
 
   constructor(private readonly options: ConnectionOptions) {
     this.session = connect(options.origin, { ...options.tls, settings: { enablePush: false } });
@@ -93,72 +122,65 @@ export class ApnsConnection {
     return Math.min(this.options.maxInFlight, this.serverLimit) - this.inFlight - this.reserved;
   }
 
-  /** Sends on a slot reserved with `reserved++`; the reservation becomes an in-flight stream. */
-  send(token: string, prepared: PreparedNotification): Promise<StreamResult> {
+  /**
+   * Sends on a slot reserved with `reserved++` (the reservation becomes an in-flight stream) and
+   * calls `done` exactly once. Callbacks, not promises: this runs once per notification.
+   */
+  send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void {
     if (this.reserved > 0) this.reserved--;
     this.inFlight++;
-    this.lastActivity = Date.now();
+    const now = Date.now();
+    this.lastActivity = now;
     const started = this.options.onRequestDone ? performance.now() : 0;
+    const request = new PendingRequest(this, done, now + this.options.requestTimeoutMs, started);
+    this.pending.add(request);
     const headers: Record<string, string> = {
       ':method': 'POST',
       ':path': `/3/device/${token}`,
       ...prepared.headers,
     };
     if (this.options.signer) headers.authorization = this.options.signer.authorization();
-    return new Promise<StreamResult>((resolve) => {
-      let stream: ClientHttp2Stream | undefined;
-      let settled = false;
-      const finish = (result: StreamResult) => {
-        if (settled) return;
-        settled = true;
-        this.pending.delete(entry);
-        this.inFlight--;
-        this.options.onRequestDone?.((performance.now() - started) / 1000, result);
-        resolve(result);
-        this.options.onSlotFree?.(this);
-      };
-      const entry = {
-        deadline: this.lastActivity + this.options.requestTimeoutMs,
-        cancel: () => {
-          stream?.close(NGHTTP2_CANCEL);
-          finish({ kind: 'failed', error: 'request timeout' });
-        },
-      };
-      this.pending.add(entry);
-      try {
-        stream = this.session.request(headers, { endStream: false });
-      } catch (err) {
-        finish({ kind: 'not-processed', error: (err as Error).message });
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session.request(headers, { endStream: false });
+    } catch (err) {
+      request.finish({ kind: 'not-processed', error: (err as Error).message });
+      return;
+    }
+    request.stream = stream;
+    stream.on('response', (responseHeaders) => {
+      const status = Number(responseHeaders[':status']);
+      if (status === 200) {
+        stream.resume();
+        request.finish({ kind: 'accepted', apnsId: responseHeaders['apns-id'] as string | undefined });
         return;
       }
-      const opened = stream;
-      opened.on('response', (responseHeaders) => {
-        const status = Number(responseHeaders[':status']);
-        const apnsId = responseHeaders['apns-id'] as string | undefined;
-        if (status === 200) {
-          opened.resume();
-          finish({ kind: 'accepted', apnsId });
-          return;
-        }
-        const retryAfterHeader = responseHeaders['retry-after'];
-        const chunks: Buffer[] = [];
-        opened.on('data', (chunk: Buffer) => chunks.push(chunk));
-        opened.on('end', () => finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
-      });
-      opened.on('close', () => {
-        if (settled) return;
-        const refused =
-          opened.rstCode === NGHTTP2_REFUSED_STREAM || (opened.id ?? 0) > this.goawayLastStreamId;
-        // A stream APNs refused, or one past the GOAWAY's last stream id, was never processed.
-        finish(
-          refused || opened.id === undefined
-            ? { kind: 'not-processed', error: `stream closed before processing (rst ${opened.rstCode})` }
-            : { kind: 'failed', error: `stream closed without a response (rst ${opened.rstCode})` },
-        );
-      });
-      opened.on('error', () => undefined); // the 'close' handler above decides the outcome
-      opened.end(bodyOf(prepared));
+      const retryAfterHeader = responseHeaders['retry-after'];
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => request.finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
     });
+    stream.on('close', () => {
+      if (request.settled) return;
+      // A stream APNs refused, or one past the GOAWAY's last stream id, was never processed.
+      const refused = stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id ?? 0) > this.goawayLastStreamId;
+      request.finish(
+        refused || stream.id === undefined
+          ? { kind: 'not-processed', error: `stream closed before processing (rst ${stream.rstCode})` }
+          : { kind: 'failed', error: `stream closed without a response (rst ${stream.rstCode})` },
+      );
+    });
+    stream.on('error', ignoreStreamError);
+    stream.end(bodyOf(prepared));
+  }
+
+  /** Called once per request by PendingRequest.finish. */
+  settle(request: PendingRequest, result: StreamResult): void {
+    this.pending.delete(request);
+    this.inFlight--;
+    this.options.onRequestDone?.((performance.now() - request.started) / 1000, result);
+    request.done(result);
+    this.options.onSlotFree?.(this);
   }
 
   private rejection(status: number, body: Buffer, retryAfterHeader: unknown): StreamResult {

@@ -65,43 +65,64 @@ export class Http2Transport implements PushTransport {
     this.nextAttemptAt = new Array(target.connections).fill(0);
   }
 
-  async send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]> {
-    const results = new Array<SendResult>(tokens.length);
-    const pending: Promise<void>[] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      const conn = this.take() ?? (await this.waitForSlot());
-      pending.push(this.sendOne(conn, tokens[i]!, prepared, results, i));
-    }
-    await Promise.all(pending);
-    return results;
+  send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]> {
+    return new Promise((resolve) => {
+      const results = new Array<SendResult>(tokens.length);
+      let remaining = tokens.length;
+      if (remaining === 0) return resolve(results);
+      const settle = (index: number, result: SendResult) => {
+        results[index] = result;
+        if (--remaining === 0) resolve(results);
+      };
+      const maxResends = this.options.maxResends ?? 3;
+      const dispatch = (conn: ApnsConnection | undefined, index: number, attempt: number): void => {
+        if (!conn)
+          return settle(index, {
+            kind: 'failed',
+            error: this.closing ? 'transport closed' : 'no connection',
+          });
+        conn.send(tokens[index]!, prepared, (result) => {
+          if (result.kind !== 'not-processed') {
+            if (result.kind !== 'failed') this.markHealthy(conn);
+            return settle(index, result);
+          }
+          if (attempt >= maxResends) return settle(index, { kind: 'failed', error: result.error });
+          // Never processed by APNs (refused, or past a GOAWAY): safe to send again at once.
+          this.acquire((next) => dispatch(next, index, attempt + 1));
+        });
+      };
+      // Hands out tokens in order, each as soon as a stream slot is free: bounded in-flight.
+      let next = 0;
+      const pump = (conn: ApnsConnection | undefined): void => {
+        let current = conn;
+        while (next < tokens.length && !this.closing) {
+          current ??= this.take();
+          if (!current) return this.enqueueWaiter(pump);
+          dispatch(current, next++, 0);
+          current = undefined;
+        }
+        // Closing: whatever was not handed out fails as retryable.
+        while (next < tokens.length) settle(next++, { kind: 'failed', error: 'transport closed' });
+      };
+      pump(undefined);
+    });
   }
 
-  private async sendOne(
-    first: ApnsConnection | undefined,
-    token: string,
-    prepared: PreparedNotification,
-    results: SendResult[],
-    index: number,
-  ): Promise<void> {
-    const maxResends = this.options.maxResends ?? 3;
-    let conn = first;
-    for (let attempt = 0; ; attempt++) {
-      if (!conn) {
-        results[index] = { kind: 'failed', error: this.closing ? 'transport closed' : 'no connection' };
-        return;
-      }
-      const result = await conn.send(token, prepared);
-      if (result.kind !== 'not-processed') {
-        if (result.kind !== 'failed') this.markHealthy(conn);
-        results[index] = result;
-        return;
-      }
-      if (attempt >= maxResends) {
-        results[index] = { kind: 'failed', error: result.error };
-        return;
-      }
-      conn = this.take() ?? (await this.waitForSlot());
-    }
+  /** Calls `use` with a reserved connection now, or when one frees up (undefined if closing). */
+  private acquire(use: (conn: ApnsConnection | undefined) => void): void {
+    const conn = this.take();
+    if (conn || this.closing) use(conn);
+    else this.enqueueWaiter(use);
+  }
+
+  /**
+   * Waits for a free slot. With every connection down and in reconnect backoff no slot will free
+   * up by itself, so a timer retries when the earliest backoff ends.
+   */
+  private enqueueWaiter(waiter: (conn: ApnsConnection | undefined) => void): void {
+    this.waiters.push(waiter);
+    if (this.slots.some((c) => c && !c.closed)) return;
+    this.scheduleRetry(Math.max(0, Math.min(...this.nextAttemptAt) - Date.now()));
   }
 
   /** Reserves a stream slot on the best connection; the caller must send on it. */
@@ -127,11 +148,6 @@ export class Http2Transport implements PushTransport {
       }
     }
     return best;
-  }
-
-  private waitForSlot(): Promise<ApnsConnection | undefined> {
-    if (this.closing) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   private wake(): void {
