@@ -76,11 +76,10 @@ export class Http2Transport implements PushTransport {
       };
       const maxResends = this.options.maxResends ?? 3;
       const dispatch = (conn: ApnsConnection | undefined, index: number, attempt: number): void => {
-        if (!conn)
-          return settle(index, {
-            kind: 'failed',
-            error: this.closing ? 'transport closed' : 'no connection',
-          });
+        if (!conn) {
+          settle(index, { kind: 'failed', error: this.closing ? 'transport closed' : 'no connection' });
+          return;
+        }
         conn.send(tokens[index]!, prepared, (result) => {
           if (result.kind !== 'not-processed') {
             if (result.kind !== 'failed') this.markHealthy(conn);
@@ -97,7 +96,10 @@ export class Http2Transport implements PushTransport {
         let current = conn;
         while (next < tokens.length && !this.closing) {
           current ??= this.take();
-          if (!current) return this.enqueueWaiter(pump);
+          if (!current) {
+            this.enqueueWaiter(pump);
+            return;
+          }
           dispatch(current, next++, 0);
           current = undefined;
         }
