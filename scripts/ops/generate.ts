@@ -2,6 +2,7 @@
  * Writes every generated ops file from its source, so none can drift:
  *   deploy/grafana/dashboards/pushfleet.json  ← scripts/ops/dashboard.ts
  *   helm/pushfleet/files/*                     ← the dashboard and deploy/prometheus/rules
+ *   helm/pushfleet/values.schema.json          ← scripts/ops/chart-schema.ts
  *   docs/configuration.md, docs/metrics.md, docs/api.md, helm/pushfleet/README.md ← scripts/ops/docs.ts
  *
  *   node --import tsx scripts/ops/generate.ts          write them
@@ -12,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildValuesSchema } from './chart-schema.ts';
 import { buildDashboard } from './dashboard.ts';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,7 +41,15 @@ export async function outputs(): Promise<Output[]> {
     { path: 'deploy/grafana/dashboards/pushfleet.json', content: dashboardJson },
     { path: 'helm/pushfleet/files/dashboards/pushfleet.json', content: dashboardJson },
     { path: 'helm/pushfleet/files/rules/pushfleet.rules.yml', content: rules },
-    ...docOutputs(),
+    {
+      path: 'helm/pushfleet/values.schema.json',
+      content: () => biomeFormat('values.schema.json', JSON.stringify(buildValuesSchema(), null, 2)),
+    },
+    // Markdown through biome too: `biome check --write` formats it.
+    ...docOutputs().map((o) => ({
+      path: o.path,
+      content: async () => biomeFormat(o.path, await o.content()),
+    })),
   ];
 }
 

@@ -96,3 +96,30 @@ export async function catalogue(): Promise<MetricInfo[]> {
   ]);
   return lists.flat();
 }
+
+/**
+ * `promtool check metrics` findings accepted on a real scrape, each with its reason; documented
+ * in docs/metrics.md. Matched on metric name and finding text.
+ */
+export const promtoolAllowList: Array<{ metric: string; finding: string; reason: string }> = [
+  {
+    metric: 'pushfleet_process_nodejs_active_resources_total',
+    finding: 'non-counter metrics should not have "_total" suffix',
+    reason: "prom-client's default Node.js gauge; its name is not ours to change.",
+  },
+  {
+    metric: 'pushfleet_process_nodejs_active_handles_total',
+    finding: 'non-counter metrics should not have "_total" suffix',
+    reason: "prom-client's default Node.js gauge.",
+  },
+  {
+    metric: 'pushfleet_process_nodejs_active_requests_total',
+    finding: 'non-counter metrics should not have "_total" suffix',
+    reason: "prom-client's default Node.js gauge.",
+  },
+  {
+    metric: 'bullmq_job_count',
+    finding: 'metric names should be prefixed',
+    reason: "BullMQ's own exporter (Queue.exportPrometheusMetrics), once exposed.",
+  },
+];
