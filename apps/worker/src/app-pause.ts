@@ -34,7 +34,7 @@ export class AppPauseController {
     await this.deps.state.pause(app, { reason, since: now, resumeAt });
     await this.deps.producer.queueFor(app).pause();
     await this.deps.resetTransports(app);
-    this.deps.metrics.appPaused.set({ app, reason }, 1);
+    this.deps.metrics.appPaused.set({ app, reason }, 1); // until the next state sync below
     this.deps.log.error(
       { app, reason, resumeAt: new Date(resumeAt).toISOString() },
       'APNs rejected the app credentials: sending paused for this app; fix the key or certificate',
@@ -56,13 +56,23 @@ export class AppPauseController {
     this.timer.unref();
   }
 
+  /**
+   * Resumes apps whose pause is over, and mirrors every app's pause state into the gauge, so
+   * each worker reports the fleet-wide truth, not only the pauses it started itself.
+   */
   private async resumeDue(): Promise<void> {
-    for (const app of this.apps) {
-      const state = await this.deps.state.get(app);
-      if (!state || state.resumeAt > Date.now()) continue;
+    const states = await Promise.all(
+      this.apps.map(async (app) => ({ app, state: await this.deps.state.get(app) })),
+    );
+    this.deps.metrics.appPaused.reset();
+    for (const { app, state } of states) {
+      if (!state) continue;
+      if (state.resumeAt > Date.now()) {
+        this.deps.metrics.appPaused.set({ app, reason: state.reason }, 1);
+        continue;
+      }
       await this.deps.producer.queueFor(app).resume();
       await this.deps.state.clear(app);
-      this.deps.metrics.appPaused.set({ app, reason: state.reason }, 0);
       this.deps.log.warn(
         { app, reason: state.reason },
         'pause over: probing APNs with the app credentials again',
