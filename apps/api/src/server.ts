@@ -62,7 +62,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: config.api.bodyLimitBytes,
     disableRequestLogging: true,
     // Device tokens are up to 100 bytes = 200 hex characters in the path (Fastify's default is 100).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Router-level errors (bad URL, over-long parameter) bypass the error handler unless routed here.
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
@@ -76,7 +76,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const permission = request.routeOptions.config?.permission;
     if (!permission) return;
     const principal = await verifier.authenticate(request.headers.authorization);
-    const wait = limiter.take(principal.id);
+    // Open mode (no keys): everyone is `anonymous`, so the bucket is per client address instead.
+    const wait = limiter.take(principal.id === 'anonymous' ? `ip:${request.ip}` : principal.id);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));
       throw new PushfleetError('PF_ERR_RATE_LIMITED');

@@ -10,8 +10,8 @@ import { startTestApi, type TestApi, token } from './helpers.ts';
  * catalogued code; nothing is enqueued or stored; the process keeps answering. The generator is a
  * seeded PRNG (deterministic: a failure names its seed and case), not fast-check (not installed).
  */
-const seed = Number(process.env.PUSHFLEET_FUZZ_SEED ?? 20_260_501);
-const cases = Number(process.env.PUSHFLEET_FUZZ_CASES ?? 400);
+const seed = Number(process.env.PF_FUZZ_SEED ?? 20_260_501);
+const cases = Number(process.env.PF_FUZZ_CASES ?? 400);
 
 function mulberry32(a: number): () => number {
   return () => {
