@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@pushfleet/testkit';
+import { latencyScenario } from './scenarios/latency.ts';
 import { transportScenario } from './scenarios/transport.ts';
 
 const { values } = parseArgs({
@@ -31,6 +32,13 @@ if (values.quick || values.scenario === 'transport' || values.scenario === 'all'
     );
     failed = true;
   }
+}
+
+if (!values.quick && (values.scenario === 'latency' || values.scenario === 'all')) {
+  const seconds = Number(values.count ?? 30);
+  const result = await latencyScenario(500, seconds, log);
+  report.latency = result;
+  log(`latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered)`);
 }
 
 mkdirSync(`${repoRoot}/bench/results`, { recursive: true });

@@ -14,6 +14,7 @@ import { Worker } from 'bullmq';
 import { Registry } from 'prom-client';
 import { AppPauseController } from './app-pause.ts';
 import { processDeliverJob } from './deliver-job.ts';
+import { startFanoutWorker } from './fanout/index.ts';
 import { TransportRegistry } from './transports.ts';
 
 async function main(): Promise<void> {
@@ -69,6 +70,9 @@ async function main(): Promise<void> {
     worker.on('error', (err) => log.error({ err }, 'worker error'));
   }
 
+  // Campaign fan-out: expands audiences into deliver batches (resumable, paced, back-pressured).
+  const fanout = startFanoutWorker({ redis, prefix: config.redis.prefix, log });
+
   const ops = await startOpsServer({
     host: config.worker.host,
     port: config.worker.port,
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
     [
       // Stop taking jobs and let in-flight batches finish before the connections go.
       { name: 'workers', close: async () => void (await Promise.all(workers.map((w) => w.close()))) },
+      { name: 'fanout', close: () => fanout.close() },
       { name: 'pauses', close: async () => pauses.stop() },
       { name: 'transports', close: () => transports.close() },
       { name: 'producer', close: () => producer.close() },

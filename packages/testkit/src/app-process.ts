@@ -17,6 +17,14 @@ export interface AppProcess {
 }
 
 /** Runs one of the fleet's apps as a real process, as in production, with the given environment. */
+/**
+ * The parent's environment minus PUSHFLEET_* variables: those are config overrides, and an app
+ * under test must get only the config its test gives it.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PUSHFLEET_')));
+}
+
 export interface SpawnOptions {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
@@ -28,7 +36,7 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
   const entry = options.compiled ? [`dist/${name}.mjs`] : ['--import', 'tsx', `apps/${name}/src/main.ts`];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    env: { ...inheritedEnv(), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: string[] = [];
