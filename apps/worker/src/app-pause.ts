@@ -19,6 +19,8 @@ export interface AppPauseDeps {
  */
 export class AppPauseController {
   private timer: NodeJS.Timeout | undefined;
+  /** Pauses as last read from Redis (refreshed every second): checked per job without a round trip. */
+  private readonly known = new Map<string, number>();
 
   constructor(
     private readonly apps: string[],
@@ -28,10 +30,14 @@ export class AppPauseController {
   /** Pauses the app (or extends nothing if already paused); resolves to when sending resumes. */
   async pause(app: string, reason: string): Promise<number> {
     const existing = await this.deps.state.get(app);
-    if (existing && existing.resumeAt > Date.now()) return existing.resumeAt;
+    if (existing && existing.resumeAt > Date.now()) {
+      this.known.set(app, existing.resumeAt);
+      return existing.resumeAt;
+    }
     const now = Date.now();
     const resumeAt = now + this.deps.pauseMs;
     await this.deps.state.pause(app, { reason, since: now, resumeAt });
+    this.known.set(app, resumeAt);
     await this.deps.producer.queueFor(app).pause();
     await this.deps.resetTransports(app);
     this.deps.metrics.appPaused.set({ app, reason }, 1); // until the next state sync below
@@ -42,9 +48,9 @@ export class AppPauseController {
     return resumeAt;
   }
 
-  async pausedUntil(app: string): Promise<number | undefined> {
-    const state = await this.deps.state.get(app);
-    return state && state.resumeAt > Date.now() ? state.resumeAt : undefined;
+  pausedUntil(app: string): number | undefined {
+    const resumeAt = this.known.get(app);
+    return resumeAt !== undefined && resumeAt > Date.now() ? resumeAt : undefined;
   }
 
   /** Checks every second whether a pause is over; any worker may do the resume (idempotent). */
@@ -65,8 +71,10 @@ export class AppPauseController {
       this.apps.map(async (app) => ({ app, state: await this.deps.state.get(app) })),
     );
     this.deps.metrics.appPaused.reset();
+    this.known.clear();
     for (const { app, state } of states) {
       if (!state) continue;
+      this.known.set(app, state.resumeAt);
       if (state.resumeAt > Date.now()) {
         this.deps.metrics.appPaused.set({ app, reason: state.reason }, 1);
         continue;

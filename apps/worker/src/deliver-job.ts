@@ -93,14 +93,13 @@ export async function processDeliverJob(
       ...(checkpoint && { checkpoint: { jobId, value: checkpoint } }),
     });
 
-  const cp: BatchCheckpoint = (await deps.recorder.readCheckpoint(jobId)) ?? {
-    next: 0,
-    retry: [],
-    retryReason: '',
-    retryAfter: undefined,
-  };
+  // Only a job that started before (crash, stall, pause) can have a checkpoint: skip the read
+  // on the first start, which is nearly every job.
+  const saved = job.attemptsStarted > 1 ? await deps.recorder.readCheckpoint(jobId) : undefined;
+  const cp: BatchCheckpoint = saved ?? { next: 0, retry: [], retryReason: '', retryAfter: undefined };
+  let checkpointed = saved !== undefined;
 
-  const pausedUntil = await deps.pauses.pausedUntil(data.app);
+  const pausedUntil = deps.pauses.pausedUntil(data.app);
   if (pausedUntil !== undefined) return postpone(job, token, pausedUntil);
 
   // A cancelled or expired notification ends here: whatever is left is counted, not sent.
@@ -109,7 +108,7 @@ export async function processDeliverJob(
     counts[outcome] = data.tokens.length - cp.next + cp.retry.length;
     await record(outcome, counts);
     countMetrics(deps.metrics, labels, counts);
-    await deps.recorder.clearCheckpoint(jobId);
+    if (checkpointed) await deps.recorder.clearCheckpoint(jobId);
   };
   if (await deps.recorder.isCancelled(data.notificationId)) return endEarly('cancelled');
   if (hasExpired(data.prepared, Date.now())) return endEarly('expired');
@@ -133,7 +132,10 @@ export async function processDeliverJob(
       if (verdict.retry.retryAfter !== undefined)
         cp.retryAfter = Math.max(cp.retryAfter ?? 0, verdict.retry.retryAfter);
     }
-    const { cancelled } = await record(String(sliceStart), verdict.counts, cp);
+    // The last slice with nothing to retry needs no checkpoint: the job is about to complete.
+    const needsCheckpoint = cp.next < data.tokens.length || cp.retry.length > 0;
+    checkpointed ||= needsCheckpoint;
+    const { cancelled } = await record(String(sliceStart), verdict.counts, needsCheckpoint ? cp : undefined);
     countMetrics(deps.metrics, labels, verdict.counts);
     for (const t of verdict.counts.invalidated)
       log.info({ token: shortenToken(t.token), reason: t.reason }, 'token invalidated');
@@ -146,7 +148,7 @@ export async function processDeliverJob(
   }
 
   if (cp.retry.length > 0) await scheduleRetry(job, cp, deps, log, record);
-  await deps.recorder.clearCheckpoint(jobId);
+  if (checkpointed) await deps.recorder.clearCheckpoint(jobId);
   deps.metrics.batchDuration.observe({ app: data.app }, (performance.now() - started) / 1000);
 }
 
