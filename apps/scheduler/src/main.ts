@@ -1,52 +1,106 @@
+import { hostname } from 'node:os';
 import { loadConfig } from '@pushfleet/config';
+import { PushfleetError } from '@pushfleet/core';
 import { connectRedis, createRedis } from '@pushfleet/queue';
+import { FeedbackFeed, FeedbackProcessor } from '@pushfleet/store';
 import {
   createLogger,
+  createSchedulerMetrics,
   enableProcessMetrics,
   exitOnStartupError,
   onShutdownSignal,
   startOpsServer,
 } from '@pushfleet/telemetry';
 import { Queue, Worker } from 'bullmq';
-import { Counter, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { SchedulerContext } from './context.ts';
+import { runFeedbackPoll } from './feedback-poll.ts';
 import { runHousekeeping } from './housekeeping.ts';
+import { runLegacyFeedbackPoll } from './legacy-feedback-poll.ts';
+import { type ScheduledJobName, schedulerQueueName, upsertJobSchedulers } from './scheduled-jobs.ts';
+import { runStaleTokenSweep } from './stale-token-sweep.ts';
+import { type WebhookJobData, type WebhookTarget, webhooksQueueName } from './webhook-queue.ts';
+import { startWebhookWorker } from './webhook-worker.ts';
 
-const schedulerQueue = 'scheduler';
+/** Webhook secrets are resolved here, at the edge: packages never read process.env. */
+function webhookTargets(config: ReturnType<typeof loadConfig>): Map<string, WebhookTarget> {
+  const targets = new Map<string, WebhookTarget>();
+  for (const [app, appConfig] of Object.entries(config.apps)) {
+    const hook = appConfig.feedback?.webhook;
+    if (!hook) continue;
+    const secret = hook.secret ?? (hook.secretEnv ? process.env[hook.secretEnv] : undefined);
+    if (!secret) {
+      throw new PushfleetError('PF_ERR_CONFIG', `webhook secret variable ${hook.secretEnv} is not set`, {
+        field: `apps.${app}.feedback.webhook.secretEnv`,
+      });
+    }
+    const { url, batchSize, maxAttempts, backoffMs, timeoutMs } = hook;
+    targets.set(app, { url, secret, batchSize, maxAttempts, backoffMs, timeoutMs });
+  }
+  return targets;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ name: 'scheduler', level: config.log.level });
+  const webhooks = webhookTargets(config);
+  const redis = createRedis(config.redis, 'worker');
+  await connectRedis(redis);
+  const prefix = config.redis.prefix;
+
+  const processor = new FeedbackProcessor(redis, prefix, {
+    consumer: `${hostname()}-${process.pid}`,
+    claimIdleMs: config.scheduler.feedbackClaimIdleMs,
+    isKnownApp: (app) => Object.hasOwn(config.apps, app),
+  });
+  await processor.ensureGroup();
   const registry = new Registry();
   enableProcessMetrics(registry);
-  const runs = new Counter({
-    name: 'pushfleet_scheduled_runs_total',
-    help: 'Scheduled job runs by job and result.',
-    labelNames: ['job', 'result'] as const,
-    registers: [registry],
-  });
+  const metrics = createSchedulerMetrics(registry, { feedbackLagSeconds: () => processor.lagSeconds() });
 
-  const redis = createRedis(config.redis.url, 'worker');
-  await connectRedis(redis);
-  const apps = Object.keys(config.apps);
+  const queue = new Queue(schedulerQueueName, { connection: redis, prefix });
+  const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, { connection: redis, prefix });
+  const ctx: SchedulerContext = {
+    redis,
+    prefix,
+    config,
+    log,
+    metrics,
+    processor,
+    feed: new FeedbackFeed(redis, prefix),
+    webhookQueue,
+    webhooks,
+    now: Date.now,
+  };
+  await upsertJobSchedulers(queue, config);
 
-  // Job schedulers live in Redis: with several scheduler replicas each run still happens once.
-  const queue = new Queue(schedulerQueue, { connection: redis, prefix: config.redis.prefix });
-  await queue.upsertJobScheduler('housekeeping', { every: 10 * 60_000 }, { name: 'housekeeping' });
-
+  const jobs: Record<ScheduledJobName, () => Promise<unknown>> = {
+    'feedback-poll': () => runFeedbackPoll(ctx),
+    'legacy-feedback-poll': () => runLegacyFeedbackPoll(ctx),
+    'stale-token-sweep': () => runStaleTokenSweep(ctx),
+    housekeeping: () => runHousekeeping(ctx),
+  };
   const worker = new Worker(
-    schedulerQueue,
+    schedulerQueueName,
     async (job) => {
+      const run = jobs[job.name as ScheduledJobName];
+      if (!run) return; // a scheduler a newer release added; it will be handled there
+      const end = metrics.runDuration.startTimer({ job: job.name });
       try {
-        if (job.name === 'housekeeping') await runHousekeeping(redis, config.redis.prefix, apps, log);
-        runs.inc({ job: job.name, result: 'ok' });
+        await run();
+        metrics.runs.inc({ job: job.name, result: 'ok' });
       } catch (err) {
-        runs.inc({ job: job.name, result: 'error' });
+        metrics.runs.inc({ job: job.name, result: 'error' });
+        log.error({ err, job: job.name }, 'scheduled job failed');
         throw err;
+      } finally {
+        end();
       }
     },
-    { connection: redis.duplicate(), prefix: config.redis.prefix, concurrency: 1 },
+    { connection: redis.duplicate(), prefix, concurrency: 1 },
   );
   worker.on('error', (err) => log.error({ err }, 'scheduler worker error'));
+  const webhookWorker = startWebhookWorker(ctx);
 
   const ops = await startOpsServer({
     host: config.scheduler.host,
@@ -54,12 +108,14 @@ async function main(): Promise<void> {
     registry,
     ready: async () => (await redis.ping()) === 'PONG',
   });
-  log.info({ port: ops.port }, 'scheduler ready');
+  log.info({ port: ops.port, webhooks: webhooks.size }, 'scheduler ready');
 
   onShutdownSignal(
     [
       { name: 'worker', close: () => worker.close() },
+      { name: 'webhook-worker', close: () => webhookWorker.close() },
       { name: 'queue', close: () => queue.close() },
+      { name: 'webhook-queue', close: () => webhookQueue.close() },
       { name: 'ops', close: () => ops.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],

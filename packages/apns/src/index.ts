@@ -1,5 +1,6 @@
 export * from './http2-connection.ts';
 export * from './http2-transport.ts';
 export * from './jwt-signer.ts';
+export * from './legacy-feedback-client.ts';
 export * from './node-apn-transport.ts';
 export * from './transport.ts';

@@ -35,6 +35,51 @@ const endpointOverride = z
   })
   .strict();
 
+/** A legacy binary feedback service (apns-protocol.md E) to poll, e.g. the simulator's. */
+const legacyFeedbackEndpoint = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** PEM file of the CA that signed the endpoint's certificate. */
+    caFile: z.string().min(1).optional(),
+    /** The app's push certificate: PEM cert + key, or a .p12/.pfx bundle. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    pfxFile: z.string().min(1).optional(),
+    passphrase: z.string().optional(),
+    /** The tuples carry no environment: the endpoint's (default: the app's first). */
+    environment: z.enum(environments).optional(),
+    timeoutMs: z.number().int().min(100).default(30_000),
+  })
+  .strict()
+  .refine((c) => c.pfxFile !== undefined || (c.certFile !== undefined && c.keyFile !== undefined), {
+    message: 'a legacy feedback endpoint needs pfxFile, or certFile and keyFile',
+  });
+
+/** Batched, signed POSTs of the app's feedback feed. */
+const feedbackWebhook = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    /** HMAC key: inline, or (better: kept out of config files) the name of an environment variable. */
+    secret: z.string().min(16).optional(),
+    secretEnv: z.string().min(1).optional(),
+    /** Feed items per POST. */
+    batchSize: z.number().int().min(1).max(1000).default(100),
+    /** Tries per batch before it becomes a dead letter. */
+    maxAttempts: z.number().int().min(1).max(30).default(8),
+    /** First retry delay; doubles each attempt (8 tries ≈ 2 min at the default). */
+    backoffMs: z.number().int().min(1).default(1000),
+    timeoutMs: z.number().int().min(100).default(10_000),
+  })
+  .strict()
+  .refine((w) => (w.secret === undefined) !== (w.secretEnv === undefined), {
+    message: 'a webhook needs exactly one of secret or secretEnv',
+  });
+
+const appFeedbackConfig = z
+  .object({ legacyEndpoint: legacyFeedbackEndpoint.optional(), webhook: feedbackWebhook.optional() })
+  .strict();
+
 export const appConfigSchema = z
   .object({
     bundleId: z.string().regex(/^[A-Za-z0-9.-]+$/, 'bundleId must be a reverse-DNS identifier'),
@@ -45,18 +90,95 @@ export const appConfigSchema = z
     connections: z.number().int().min(1).max(64).default(1),
     /** Notifications per second for this app across the whole fleet; unset = unlimited. */
     rateLimitPerSecond: z.number().int().min(1).optional(),
+    /** Feedback service extras: a legacy feedback endpoint to poll, a webhook to notify. */
+    feedback: appFeedbackConfig.optional(),
   })
   .strict();
 
+/** `host:port` or `{ host, port }` (the Helm chart renders the object form as JSON). */
+const hostPort = z.union([
+  z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')
+    .transform((v) => ({
+      host: v.slice(0, v.lastIndexOf(':')),
+      port: Number(v.slice(v.lastIndexOf(':') + 1)),
+    })),
+  z.object({ host: z.string().min(1), port: z.coerce.number().int().min(1).max(65535) }).strict(),
+]);
+
+const redisTls = z
+  .object({
+    /** PEM file of the CA that signed the servers' certificates (added to the system CAs). */
+    caFile: z.string().min(1).optional(),
+    /** Client certificate and key, for mutual TLS. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().optional(),
+  })
+  .strict();
+
+/** Sentinel-managed primary. `masterName`/`sentinels` are accepted as the chart's `name`/`hosts`. */
+const redisSentinel = z.preprocess(
+  (raw) => {
+    if (typeof raw !== 'object' || raw === null) return raw;
+    const { masterName, sentinels, ...rest } = raw as Record<string, unknown>;
+    return { ...rest, name: rest.name ?? masterName, hosts: rest.hosts ?? sentinels };
+  },
+  z
+    .object({
+      name: z.string().min(1),
+      hosts: z.array(hostPort).min(1),
+      /** Password (and ACL user) of the Redis servers; defaults to redis.password/username. */
+      password: z.string().optional(),
+      username: z.string().optional(),
+      /** Password (and ACL user) of the Sentinels themselves, when they require one. */
+      sentinelPassword: z.string().optional(),
+      sentinelUsername: z.string().optional(),
+      /** TLS to the servers and the Sentinels: true (system CAs) or the same object as redis.tls. */
+      tls: z.union([z.boolean(), redisTls]).default(false),
+      db: z.coerce.number().int().min(0).optional(),
+    })
+    .strict(),
+);
+
+const redisCluster = z
+  .object({
+    /** Seed nodes; the rest are discovered. */
+    nodes: z.array(hostPort).min(1),
+    /** Announced address (`host:port`) → reachable address, when nodes sit behind NAT. */
+    natMap: z.record(z.string(), hostPort).optional(),
+  })
+  .strict();
+
+/**
+ * Redis: standalone `url` (`rediss://` for TLS), or `sentinel`, or `cluster`. In Cluster mode the
+ * prefix is wrapped in a hash tag (`pushfleet` → `{pushfleet}`) unless it has one, so every
+ * queue's and store group's keys share a slot and multi-key scripts stay legal.
+ */
+const redisSchema = z
+  .object({
+    url: z.string().min(1).default('redis://127.0.0.1:6379'),
+    prefix: z.string().min(1).default('pushfleet'),
+    /** ACL user and password (or put them in the URL); used for cluster nodes too. */
+    username: z.string().optional(),
+    password: z.string().optional(),
+    db: z.number().int().min(0).optional(),
+    tls: redisTls.optional(),
+    sentinel: redisSentinel.optional(),
+    cluster: redisCluster.optional(),
+    /** How long an api request waits for a Redis connection before it answers 503. */
+    connectTimeoutMs: z.number().int().min(100).default(2000),
+  })
+  .strict()
+  .refine((r) => !(r.sentinel && r.cluster), { message: 'set redis.sentinel or redis.cluster, not both' })
+  .transform((r) => (r.cluster && !/\{[^}]+\}/.test(r.prefix) ? { ...r, prefix: `{${r.prefix}}` } : r))
+  .prefault({});
+
 export const configSchema = z
   .object({
-    redis: z
-      .object({
-        url: z.string().min(1).default('redis://127.0.0.1:6379'),
-        prefix: z.string().min(1).default('pushfleet'),
-      })
-      .strict()
-      .default({ url: 'redis://127.0.0.1:6379', prefix: 'pushfleet' }),
+    redis: redisSchema,
     apps: z.record(
       z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'app ids are lower-case [a-z0-9-]'),
       appConfigSchema,
@@ -149,6 +271,24 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(9092),
         feedbackPollSeconds: z.number().int().min(1).default(60),
+        /** Legacy feedback endpoints are polled this often (Apple advised daily; node-apn hourly). */
+        legacyFeedbackPollSeconds: z.number().int().min(1).default(3600),
+        staleSweepSeconds: z.number().int().min(1).default(86_400),
+        /** Tokens not registered again for this long are retired (APNs may keep answering 200). */
+        staleTokenDays: z.number().min(1).default(180),
+        housekeepingSeconds: z.number().int().min(1).default(600),
+        /** Pending feedback events idle this long are taken over from a consumer that died. */
+        feedbackClaimIdleMs: z.number().int().min(0).default(60_000),
+        /** Events one feedback-poll run applies at most; the next run continues. */
+        feedbackMaxEventsPerRun: z.number().int().min(1).default(100_000),
+        /** Age after which the feedback stream and the per-app feeds are trimmed. */
+        feedbackRetentionSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .default(7 * 86_400),
+        /** Webhook batches posted at once by one scheduler process. */
+        webhookConcurrency: z.number().int().min(1).max(64).default(4),
       })
       .strict()
       .prefault({}),

@@ -52,7 +52,7 @@ return 1
 `;
 
 /** KEYS: device hash, all-set. ARGV: indexBase, token. Returns 1 when a registration was removed. */
-const unregisterScript = `
+export const unregisterScript = `
 local base = ARGV[1]
 local token = ARGV[2]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

@@ -113,3 +113,82 @@ export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 export function enableProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry, prefix: 'pushfleet_process_' });
 }
+
+export interface SchedulerMetricSources {
+  /** Read at scrape time: age in seconds of the oldest feedback event not yet applied. */
+  feedbackLagSeconds?: () => Promise<number>;
+}
+
+/** The scheduler's catalogue: scheduled runs, the feedback service and its webhooks. */
+export function createSchedulerMetrics(registry: Registry, sources: SchedulerMetricSources = {}) {
+  const registers = [registry];
+  return {
+    runs: new Counter({
+      name: 'pushfleet_scheduled_runs_total',
+      help: 'Scheduled job runs by job and result.',
+      labelNames: ['job', 'result'] as const,
+      registers,
+    }),
+    runDuration: new Histogram({
+      name: 'pushfleet_scheduled_run_duration_seconds',
+      help: 'Time one scheduled job run took.',
+      labelNames: ['job'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
+      registers,
+    }),
+    feedbackEvents: new Counter({
+      name: 'pushfleet_feedback_events_total',
+      help:
+        'Invalidated tokens decided by the purge, by reason and action: purged, kept (registered again ' +
+        'after the failure), unknown (not registered), skipped (environment not known to match), ignored.',
+      labelNames: ['app', 'environment', 'reason', 'action'] as const,
+      registers,
+    }),
+    feedbackLag: new Gauge({
+      name: 'pushfleet_feedback_lag_seconds',
+      help: 'Age of the oldest feedback event not yet applied (0 when caught up).',
+      registers,
+      async collect() {
+        if (sources.feedbackLagSeconds) this.set(await sources.feedbackLagSeconds());
+      },
+    }),
+    legacyFeedbackTuples: new Counter({
+      name: 'pushfleet_legacy_feedback_tuples_total',
+      help: 'Tuples read from legacy binary feedback endpoints.',
+      labelNames: ['app'] as const,
+      registers,
+    }),
+    legacyFeedbackReads: new Counter({
+      name: 'pushfleet_legacy_feedback_reads_total',
+      help: 'Connections to legacy binary feedback endpoints by result.',
+      labelNames: ['app', 'result'] as const,
+      registers,
+    }),
+    staleTokens: new Counter({
+      name: 'pushfleet_stale_tokens_total',
+      help: 'Tokens the stale-token sweep found not refreshed for scheduler.staleTokenDays.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'pushfleet_webhook_deliveries_total',
+      help: 'Feedback webhook POSTs by result: ok (2xx), error (will retry), dead (last attempt failed).',
+      labelNames: ['app', 'result'] as const,
+      registers,
+    }),
+    webhookItems: new Counter({
+      name: 'pushfleet_webhook_items_total',
+      help: 'Feed items delivered to webhooks (2xx).',
+      labelNames: ['app'] as const,
+      registers,
+    }),
+    housekeepingRemoved: new Counter({
+      name: 'pushfleet_housekeeping_removed_total',
+      help: 'Records housekeeping removed, by kind (jobs, campaign-index, feedback-stream, feed).',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+  };
+}
+
+export type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;
