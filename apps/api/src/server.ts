@@ -3,7 +3,7 @@ import { PushfleetError } from '@pushfleet/core';
 import { DirectProducer } from '@pushfleet/queue';
 import { CampaignStore, DeviceRegistry, IdempotencyStore, NotificationStatusStore } from '@pushfleet/store';
 import { type ApiMetrics, handleOpsRequest, type Logger } from '@pushfleet/telemetry';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
@@ -60,7 +60,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const api = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.api.bodyLimitBytes,
-    disableRequestLogging: true,
+    // Per-request access logs off: metrics count requests; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     // Device tokens are up to 100 bytes = 200 hex characters in the path (Fastify's default is 100).
     routerOptions: { maxParamLength: 256 },
     // Router-level errors (bad URL, over-long parameter) bypass the error handler unless routed here.
