@@ -49,8 +49,6 @@ async function main(argv: string[]): Promise<number> {
           count: { type: 'string', default: '10000' },
           json: { type: 'boolean', default: false },
           serve: { type: 'boolean', default: false },
-          batch: { type: 'string', default: '1000' },
-          parallel: { type: 'string', default: '4' },
         },
       });
       const count = Number(values.count);
@@ -59,8 +57,6 @@ async function main(argv: string[]): Promise<number> {
         count,
         json: values.json,
         serve: values.serve,
-        batch: Math.min(1000, Number(values.batch)),
-        parallel: Number(values.parallel),
       });
     }
     case undefined:
