@@ -30,13 +30,13 @@ function sum(byReason: Record<string, number>): number {
 
 function summarize(status: CampaignStatus, startedAt: number): DemoSummary {
   const finishedAt = status.finishedAt ? Date.parse(status.finishedAt) : Date.now();
-  const seconds = Math.max(0.001, (finishedAt - startedAt) / 1000);
+  const seconds = Math.max(0.001, Number(((finishedAt - startedAt) / 1000).toFixed(3)));
   return {
     accepted: status.total ?? status.accepted,
     delivered: status.delivered,
     rejected: sum(status.rejected),
     failed: status.failed + status.expired + status.cancelled,
-    seconds: Number(seconds.toFixed(3)),
+    seconds,
     perSecond: Math.round(status.delivered / seconds),
   };
 }
