@@ -1,3 +1,4 @@
+export * from './api-types.ts';
 export * from './backoff.ts';
 export * from './environment.ts';
 export * from './errors.ts';

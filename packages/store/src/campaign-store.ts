@@ -1,4 +1,10 @@
-import { type Environment, reasonTable } from '@pushfleet/core';
+import {
+  type CampaignAudienceKind,
+  type CampaignState,
+  type CampaignStatus,
+  type Environment,
+  reasonTable,
+} from '@pushfleet/core';
 import type { Redis } from 'ioredis';
 import { notificationTtlSeconds, storeKeys } from './keys.ts';
 
@@ -14,39 +20,6 @@ export const campaignKeys = {
   /** Campaign ids of an app by creation time, for listing. */
   index: (prefix: string, app: string) => `${prefix}:campaigns:${app}`,
 };
-
-export type CampaignAudienceKind = 'upload' | 'all' | 'tags' | 'users';
-export type CampaignState = 'scheduled' | 'queued' | 'running' | 'cancelling' | 'cancelled' | 'done';
-
-export interface CampaignStatus {
-  id: string;
-  app: string;
-  environment: Environment;
-  name: string | null;
-  audience: CampaignAudienceKind;
-  state: CampaignState;
-  /** Audience size; null until a registry audience is materialised. */
-  total: number | null;
-  /** Tokens handed to deliver batches so far. */
-  queued: number;
-  accepted: number;
-  delivered: number;
-  /** Rejections by APNs reason. */
-  rejected: Record<string, number>;
-  failed: number;
-  /** Failures (retries exhausted, credentials) by reason. */
-  failedReasons: Record<string, number>;
-  /** Tokens APNs reported dead (a subset of rejected). */
-  invalidated: number;
-  expired: number;
-  cancelled: number;
-  ratePerSecond: number | null;
-  createdAt: string;
-  sendAt: string | null;
-  startedAt: string | null;
-  cancelledAt: string | null;
-  finishedAt: string | null;
-}
 
 export interface CampaignRecordInput {
   id: string;
@@ -295,3 +268,5 @@ export class CampaignStore {
     return { items, next: ids.length / 2 === options.limit ? last : null };
   }
 }
+
+export type { CampaignAudienceKind, CampaignState, CampaignStatus };

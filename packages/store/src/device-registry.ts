@@ -1,4 +1,4 @@
-import type { Environment } from '@pushfleet/core';
+import type { DeviceRegistration, Environment } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
 
 /** Registry keys: per app and environment, so a sandbox token never reaches production. */
@@ -11,16 +11,6 @@ export const deviceKeys = {
   tag: (prefix: string, app: string, env: Environment, tag: string) =>
     `${prefix}:devices:${app}:${env}:tag:${tag}`,
 };
-
-export interface DeviceRegistration {
-  token: string;
-  app: string;
-  environment: Environment;
-  userId: string | null;
-  tags: string[];
-  locale: string | null;
-  registeredAt: string;
-}
 
 export interface DeviceInput {
   token: string;
@@ -191,3 +181,5 @@ export class DeviceRegistry {
     return union.sort();
   }
 }
+
+export type { DeviceRegistration };

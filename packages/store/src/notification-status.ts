@@ -1,22 +1,6 @@
-import type { Environment, Outcome } from '@pushfleet/core';
+import type { Environment, NotificationStatus, Outcome } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
 import { notificationTtlSeconds, storeKeys } from './keys.ts';
-
-export interface NotificationStatus {
-  id: string;
-  app: string;
-  environment: Environment;
-  state: 'queued' | 'done';
-  accepted: number;
-  delivered: number;
-  rejected: number;
-  failed: number;
-  expired: number;
-  cancelled: number;
-  reasons: Record<string, number>;
-  createdAt: string;
-  finishedAt: string | null;
-}
 
 /** KEYS: status hash. ARGV: now. 0 not found, 1 cancelled, 2 already cancelled, 3 finished. */
 const cancelScript = `
@@ -114,3 +98,5 @@ export class NotificationStatusStore {
     };
   }
 }
+
+export type { NotificationStatus };

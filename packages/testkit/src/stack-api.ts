@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { NotificationStatus } from '@pushfleet/core';
 import type { Stack } from './stack.ts';
 import { waitFor } from './wait-for.ts';
-
-export interface NotificationStatusView {
-  state: string;
-  accepted: number;
-  delivered: number;
-  rejected: number;
-  failed: number;
-  expired: number;
-  cancelled: number;
-  reasons: Record<string, number>;
-  finishedAt: string | null;
-}
 
 /** Thin HTTP helpers over a test stack's API, for integration tests. */
 export function stackApi(stack: Stack, app = stack.appId) {
@@ -33,17 +22,17 @@ export function stackApi(stack: Stack, app = stack.appId) {
       assert.equal(res.status, 202, text);
       return (JSON.parse(text) as { id: string }).id;
     },
-    async status(id: string): Promise<NotificationStatusView> {
+    async status(id: string): Promise<NotificationStatus> {
       const res = await fetch(`${base}/${id}`);
       assert.equal(res.status, 200);
-      return (await res.json()) as NotificationStatusView;
+      return (await res.json()) as NotificationStatus;
     },
-    async waitDone(id: string, timeoutMs = 30_000): Promise<NotificationStatusView> {
+    async waitDone(id: string, timeoutMs = 30_000): Promise<NotificationStatus> {
       return waitFor(
         `notification ${id} done`,
         async () => {
           const res = await fetch(`${base}/${id}`);
-          const status = (await res.json()) as NotificationStatusView;
+          const status = (await res.json()) as NotificationStatus;
           return status.state === 'done' ? status : undefined;
         },
         { timeoutMs, intervalMs: 50 },

@@ -1,20 +1,10 @@
-import { PushfleetError } from '@pushfleet/core';
+import { type FeedbackItem, PushfleetError } from '@pushfleet/core';
 import { storeKeys } from '@pushfleet/store';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, type RouteContext } from '../context.ts';
 
 /** Stream entries read per request at most: other apps' entries are skipped, bounded work. */
 const maxScan = 10_000;
-
-export interface FeedbackItem {
-  /** Stream id: pass the last one as `since` to continue. */
-  id: string;
-  token: string;
-  environment: string;
-  reason: string;
-  /** When APNs said the token went bad (its 410 timestamp, or the answer's time). */
-  timestamp: string;
-}
 
 function startOf(since: string | undefined): string {
   if (since === undefined || since === '') return '-';
