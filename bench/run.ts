@@ -1,8 +1,11 @@
 // `npm run bench -- --scenario transport|e2e|latency|enqueue|all [--count N] [--json] [--quick]`
+
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@pushfleet/testkit';
+import { e2eScenario } from './scenarios/e2e.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { transportScenario } from './scenarios/transport.ts';
 
@@ -12,14 +15,17 @@ const { values } = parseArgs({
     count: { type: 'string' },
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1,2' },
+    profile: { type: 'string' },
   },
 });
+const wants = (name: string) => values.scenario === name || values.scenario === 'all';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine };
 let failed = false;
 
-if (values.quick || values.scenario === 'transport' || values.scenario === 'all') {
+if (values.quick || wants('transport')) {
   const count = Number(values.count ?? (values.quick ? 20_000 : 100_000));
   log(`transport: ${count} notifications per contender, one process each`);
   const results = await transportScenario(count, log, values.quick ? 2 : 3);
@@ -34,11 +40,28 @@ if (values.quick || values.scenario === 'transport' || values.scenario === 'all'
   }
 }
 
-if (!values.quick && (values.scenario === 'latency' || values.scenario === 'all')) {
+if (values.quick || wants('e2e')) {
+  const count = Number(values.count ?? (values.quick ? 50_000 : 1_000_000));
+  const workers = values.quick ? [1] : values.workers.split(',').map(Number);
+  report.e2e = await e2eScenario(count, workers, log, values.profile ? { profileDir: values.profile } : {});
+}
+
+if (!values.quick && wants('enqueue')) {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/scenarios/enqueue.ts', '--json'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  report.enqueue = JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+if (!values.quick && wants('latency')) {
   const seconds = Number(values.count ?? 30);
   const result = await latencyScenario(500, seconds, log);
   report.latency = result;
-  log(`latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered)`);
+  log(
+    `latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered)`,
+  );
 }
 
 mkdirSync(`${repoRoot}/bench/results`, { recursive: true });

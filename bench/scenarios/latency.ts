@@ -19,10 +19,16 @@ function percentile(sorted: number[], p: number): number {
 
 function post(agent: Agent, url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 202 ? resolve(Date.now()) : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 202 ? resolve(Date.now()) : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -32,7 +38,11 @@ function post(agent: Agent, url: URL, body: string): Promise<number> {
  * Single notifications at a fixed rate through the API; latency = APNs (simulator) receipt time
  * minus the moment the API answered 202, per notification.
  */
-export async function latencyScenario(rate: number, seconds: number, log: (line: string) => void): Promise<LatencyResult> {
+export async function latencyScenario(
+  rate: number,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<LatencyResult> {
   const redis = await spawnRedisServer();
   const stack = await startStack({
     redisUrl: redis.url,
@@ -52,7 +62,10 @@ export async function latencyScenario(rate: number, seconds: number, log: (line:
       const due = start + (i * 1000) / rate;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const body = JSON.stringify({ tokens: [tokens[i]], notification: { alert: `latency ${i}`, apnsId: randomUUID() } });
+      const body = JSON.stringify({
+        tokens: [tokens[i]],
+        notification: { alert: `latency ${i}`, apnsId: randomUUID() },
+      });
       sends.push(post(agent, url, body).then((t) => void (acceptedAt[i] = t)));
     }
     await Promise.all(sends);

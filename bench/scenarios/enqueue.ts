@@ -1,6 +1,6 @@
 // Producer-side throughput: API single-notification requests/s (one token each, N in flight),
 // campaign upload tokens/s accepted by the API, direct-enqueue tokens/s (DirectProducer).
-// Usage: node --import tsx tests/producers/enqueue-bench.ts [--requests 20000] [--concurrency 64]
+// Usage: node --import tsx bench/scenarios/enqueue.ts [--requests 20000] [--concurrency 64]
 //        [--campaign 1000000] [--direct 1000000] [--json]
 // Runs a real api process (no worker: only enqueueing is measured) on a spawned Redis.
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,7 @@ import { configSchema } from '@pushfleet/config';
 import { connectRedis, createRedis, DirectProducer } from '@pushfleet/queue';
 import { CampaignStore, NotificationStatusStore } from '@pushfleet/store';
 import { startRedis, startStack } from '@pushfleet/testkit';
-import { mb, rssOf, tokenStream } from './proc.ts';
+import { mb, rssOf, tokenStream } from '../../tests/producers/proc.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,33 +1,33 @@
 // e2e: a campaign of N tokens queued in Redis (direct enqueue), drained by W worker processes
-// into the simulator in fast mode; compared in the same run with the bare node-apn loop.
-// Usage: node --import tsx bench/e2e.ts [--count N] [--workers 1,2] [--json]
+// (the esbuild bundles, as in production) into the simulator in fast mode; compared in the same
+// run with the bare node-apn loop to the same sink.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
 import { DeliverProducer } from '@pushfleet/queue';
 import { NotificationStatusStore } from '@pushfleet/store';
-import { randomDeviceTokens, repoRoot, spawnRedisServer, startStack, waitFor } from '@pushfleet/testkit';
+import {
+  generateProviderKey,
+  randomDeviceTokens,
+  repoRoot,
+  spawnRedisServer,
+  startStack,
+  waitFor,
+} from '@pushfleet/testkit';
 import { Redis } from 'ioredis';
-import { peakRssBytes, processCpuMicros } from './lib/proc-stats.ts';
+import { peakRssBytes, processCpuMicros } from '../lib/proc-stats.ts';
+import { simulatorSink } from '../lib/sinks.ts';
 
-const { values } = parseArgs({
-  options: {
-    count: { type: 'string', default: '200000' },
-    workers: { type: 'string', default: '1,2' },
-    json: { type: 'boolean', default: false },
-    /** Write a V8 CPU profile of each worker to this folder (see --cpu-prof). */
-    profile: { type: 'string' },
-    /** Extra node flags for the workers, comma-separated (e.g. --max-semi-space-size=32). */
-    'worker-node-args': { type: 'string', default: '' },
-  },
-});
-const count = Number(values.count);
-const workerCounts = values.workers.split(',').map(Number);
-const log = (line: string) => process.stderr.write(`${line}\n`);
-
-async function queueCampaign(redis: Redis, prefix: string, app: string, environment: 'sandbox') {
+async function queueCampaign(
+  redis: Redis,
+  prefix: string,
+  app: string,
+  environment: 'sandbox',
+  count: number,
+) {
   const id = randomUUID();
   const prepared = prepareNotification(
     notificationSchema.parse({
@@ -52,7 +52,7 @@ async function queueCampaign(redis: Redis, prefix: string, app: string, environm
   return { ids, bytesPerQueuedToken: (memoryAfter - memoryBefore) / count };
 }
 
-async function runFleet(workers: number) {
+async function runFleet(workers: number, count: number, options: E2eOptions) {
   const redisServer = await spawnRedisServer();
   const redis = new Redis(redisServer.url);
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
@@ -65,10 +65,11 @@ async function runFleet(workers: number) {
     compiled: true,
   });
   try {
-    const { ids, bytesPerQueuedToken } = await queueCampaign(redis, prefix, stack.appId, 'sandbox');
+    const queuedAt = Date.now();
+    const { ids, bytesPerQueuedToken } = await queueCampaign(redis, prefix, stack.appId, 'sandbox', count);
+    const queueSeconds = (Date.now() - queuedAt) / 1000;
     const statuses = new NotificationStatusStore(redis, prefix);
-    const nodeArgs = values['worker-node-args'].split(',').filter(Boolean);
-    if (values.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${values.profile}`);
+    const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
     const procs = await Promise.all(
       Array.from({ length: workers }, () => stack.spawn('worker', { nodeArgs })),
     );
@@ -100,7 +101,7 @@ async function runFleet(workers: number) {
       workerCpuUsPerNotification: cpu.reduce((a, b) => a + b, 0) / delivered,
       workerPeakRssBytes: rss,
       redisBytesPerQueuedToken: bytesPerQueuedToken,
-      stack,
+      directEnqueueSeconds: queueSeconds,
     };
   } finally {
     redis.disconnect();
@@ -109,55 +110,63 @@ async function runFleet(workers: number) {
   }
 }
 
-async function runBare() {
-  const redisServer = await spawnRedisServer();
-  const stack = await startStack({
-    redisUrl: redisServer.url,
-    prefix: 'bare',
-    apps: [],
-    simulatorArgs: ['--mode', 'fast'],
-  });
+/** The loop a typical app server runs (bench/lib/contender.ts node-apn) to the same kind of sink. */
+async function runBare(count: number) {
+  const sink = await simulatorSink();
+  const dir = mkdtempSync(join(tmpdir(), 'pushfleet-bare-'));
+  const key = generateProviderKey();
+  const keyFile = join(dir, 'AuthKey.p8');
+  writeFileSync(keyFile, key.privateKeyPem);
   try {
-    const config = JSON.parse((await import('node:fs')).readFileSync(stack.configFile, 'utf8'));
-    const app = config.apps[stack.appId];
     const out = execFileSync(
       process.execPath,
       [
         '--import',
         'tsx',
-        'bench/lib/bare-node-apn.ts',
-        String(stack.sim.port),
-        stack.sim.caFile,
-        app.credentials.keyFile,
-        stack.key.keyId,
-        stack.key.teamId,
+        'bench/lib/contender.ts',
+        'node-apn',
+        String(sink.port),
+        sink.caFile,
+        keyFile,
+        key.keyId,
+        key.teamId,
         String(count),
       ],
       { cwd: repoRoot, encoding: 'utf8' },
     );
-    return JSON.parse(out.trim().split('\n').at(-1)!);
+    return JSON.parse(out.trim().split('\n').at(-1)!) as { perSecond: number; cpuUsPerNotification: number };
   } finally {
-    await stack.stop();
-    await redisServer.stop();
+    await sink.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
-log(`e2e: ${count} tokens; bare node-apn loop first`);
-const bare = await runBare();
-log(
-  `bare node-apn: ${Math.round(bare.perSecond)}/s, ${bare.cpuUsPerNotification.toFixed(1)} CPU-µs/notification`,
-);
-const fleets = [];
-for (const w of workerCounts) {
-  const { stack: _stack, ...result } = await runFleet(w);
-  fleets.push(result);
-  log(
-    `pushfleet ${w} worker(s): ${Math.round(result.perSecond)}/s (${(result.perSecond / bare.perSecond).toFixed(2)}× bare), ` +
-      `${result.workerCpuUsPerNotification.toFixed(1)} CPU-µs/notification, peak RSS ${(result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MB, ` +
-      `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}`,
-  );
+export interface E2eOptions {
+  /** Write a V8 CPU profile of each worker here. */
+  profileDir?: string;
 }
-const report = { scenario: 'e2e', count, date: new Date().toISOString(), bare, fleets };
-if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-writeFileSync(`${repoRoot}/bench/results/e2e-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+
+export async function e2eScenario(
+  count: number,
+  workerCounts: number[],
+  log: (line: string) => void,
+  options: E2eOptions = {},
+) {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
+  log(`e2e: ${count} tokens; the bare node-apn loop first`);
+  const bare = await runBare(count);
+  log(
+    `e2e bare node-apn: ${Math.round(bare.perSecond)}/s, ${bare.cpuUsPerNotification.toFixed(1)} CPU-µs/notification`,
+  );
+  const fleets = [];
+  for (const w of workerCounts) {
+    const result = await runFleet(w, count, options);
+    fleets.push({ ...result, ratioToNodeApn: result.perSecond / bare.perSecond });
+    log(
+      `e2e pushfleet ${w} worker(s): ${Math.round(result.perSecond)}/s (${(result.perSecond / bare.perSecond).toFixed(2)}× bare), ` +
+        `${result.workerCpuUsPerNotification.toFixed(1)} CPU-µs/notification, peak RSS ${(result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MB, ` +
+        `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}`,
+    );
+  }
+  return { count, bare, fleets };
+}
