@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Environment } from '@pushfleet/core';
-import { DeviceRegistry, FeedbackFeed, storeKeys } from '@pushfleet/store';
+import {
+  DeviceRegistry,
+  FeedbackFeed,
+  type FeedItem,
+  storeKeys,
+  verifyWebhookSignature,
+  webhookSignatureHeader,
+  webhookTimestampHeader,
+} from '@pushfleet/store';
 import {
   randomDeviceTokens,
   type Stack,
@@ -21,22 +31,56 @@ import { Redis } from 'ioredis';
 let server: StartedRedis;
 let redis: Redis;
 let stack: Stack;
+let hook: Server;
 const prefix = `test-${randomUUID()}`;
+const secret = randomUUID();
+/** What the webhook receiver got: items of POSTs whose signature verified, and the bad ones. */
+const hooked = { items: [] as FeedItem[], badSignatures: 0 };
 
 before(async () => {
   server = await startRedis();
   redis = new Redis(server.url);
+  hook = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      const ts = req.headers[webhookTimestampHeader] as string;
+      if (verifyWebhookSignature(secret, ts, body, req.headers[webhookSignatureHeader] as string)) {
+        hooked.items.push(...(JSON.parse(body) as { items: FeedItem[] }).items);
+      } else hooked.badSignatures++;
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  // The secret reaches the scheduler processes through the environment (secretEnv), not the file.
+  process.env.PF_TEST_FEEDBACK_WEBHOOK_SECRET = secret;
   stack = await startStack({
     redisUrl: server.url,
     prefix,
     simulatorArgs: ['--mode', 'validating'],
-    config: { scheduler: { feedbackPollSeconds: 1, feedbackClaimIdleMs: 5000 } },
+    config: {
+      scheduler: { feedbackPollSeconds: 1, feedbackClaimIdleMs: 5000 },
+      apps: {
+        demo: {
+          feedback: {
+            webhook: {
+              url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/feedback`,
+              secretEnv: 'PF_TEST_FEEDBACK_WEBHOOK_SECRET',
+              batchSize: 40,
+            },
+          },
+        },
+      },
+    },
   });
   await stack.spawn('scheduler');
 });
 
 after(async () => {
   await stack?.stop();
+  hook?.close();
   redis?.disconnect();
   await server?.stop();
 });
@@ -107,6 +151,16 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
   assert.equal(
     await redis.scard(`${prefix}:devices:${stack.appId}:${env}:tag:all`),
     tokens.length - dead.length,
+  );
+
+  // The webhook got every purged token, signed, in feed order.
+  await waitFor('the webhook to receive every item', () => hooked.items.length >= dead.length, {
+    timeoutMs: 10_000,
+  });
+  assert.equal(hooked.badSignatures, 0);
+  assert.deepEqual(
+    hooked.items.map((i) => i.id),
+    final.map((i) => i.id),
   );
 
   // Scrape the first scheduler: the catalogue is there and agrees with what it did.

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     'stale-token-sweep': () => runStaleTokenSweep(ctx),
     housekeeping: () => runHousekeeping(ctx),
   };
+  const workerConnection = redis.duplicate();
   const worker = new Worker(
     schedulerQueueName,
     async (job) => {
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
         end();
       }
     },
-    { connection: redis.duplicate(), prefix, concurrency: 1 },
+    { connection: workerConnection, prefix, concurrency: 1 },
   );
   worker.on('error', (err) => log.error({ err }, 'scheduler worker error'));
   const webhookWorker = startWebhookWorker(ctx);
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
 
   onShutdownSignal(
     [
-      { name: 'worker', close: () => worker.close() },
+      { name: 'worker', close: () => worker.close().finally(() => workerConnection.disconnect()) },
       { name: 'webhook-worker', close: () => webhookWorker.close() },
       { name: 'queue', close: () => queue.close() },
       { name: 'webhook-queue', close: () => webhookQueue.close() },

@@ -49,12 +49,26 @@ export async function deliverWebhookBatch(ctx: SchedulerContext, job: Job<Webhoo
   return items.length;
 }
 
-export function startWebhookWorker(ctx: SchedulerContext): Worker<WebhookJobData> {
+export interface WebhookWorker {
+  worker: Worker<WebhookJobData>;
+  /** Idempotent: closes the worker, then its own connection (BullMQ leaves passed-in ones open). */
+  close(): Promise<void>;
+}
+
+export function startWebhookWorker(ctx: SchedulerContext): WebhookWorker {
+  const connection = ctx.redis.duplicate();
   const worker = new Worker<WebhookJobData>(webhooksQueueName, (job) => deliverWebhookBatch(ctx, job), {
-    connection: ctx.redis.duplicate(),
+    connection,
     prefix: ctx.prefix,
     concurrency: ctx.config.scheduler.webhookConcurrency,
   });
   worker.on('error', (err) => ctx.log.error({ err }, 'webhook worker error'));
-  return worker;
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close: () => {
+      closing ??= worker.close().finally(() => connection.disconnect());
+      return closing;
+    },
+  };
 }
