@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  campaignKeys,
   DeviceRegistry,
   deviceKeys,
   FeedbackFeed,
@@ -8,6 +9,7 @@ import {
   FeedbackPurger,
   feedbackGroup,
   feedbackKeys,
+  notificationTtlSeconds,
   storeKeys,
   sweepStaleTokens,
 } from '@pushfleet/store';
@@ -348,7 +350,7 @@ test('stale sweep: old registrations retired through the same rule; fresh and re
   );
 });
 
-test('housekeeping trims the stream and feeds by age, never past unapplied events', async () => {
+test('housekeeping trims the stream and feeds by age, never past unapplied events; prunes expired campaigns from the index', async () => {
   let now = Date.now();
   const h = await fresh({ config: { scheduler: { feedbackRetentionSeconds: 60 } }, now: () => now });
   const tokens = randomDeviceTokens(6);
@@ -375,8 +377,15 @@ test('housekeeping trims the stream and feeds by age, never past unapplied event
     '>',
   );
 
+  // Campaign index: an expired campaign (hash gone) and one whose hash still lives (scheduled ahead).
+  const index = campaignKeys.index(h.prefix, 'b');
+  const ttlAgo = now - notificationTtlSeconds * 1000 - 60_000;
+  await h.redis.zadd(index, ttlAgo, 'expired-campaign', ttlAgo, 'scheduled-campaign', now, 'new-campaign');
+  await h.redis.hset(storeKeys.notification(h.prefix, 'scheduled-campaign'), 'state', 'scheduled');
+
   now += 120_000; // everything is past the 60 s retention
   await runHousekeeping(h.ctx);
+  assert.deepEqual(await h.redis.zrange(index, 0, -1), ['scheduled-campaign', 'new-campaign']);
   const left = await h.redis.xrange(storeKeys.feedbackStream(h.prefix), '-', '+');
   assert.equal(left.length, 3, 'the applied events went; the pending and unread ones stayed');
   assert.deepEqual(await feedOf(h, 'b'), []);

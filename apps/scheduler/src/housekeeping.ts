@@ -1,5 +1,11 @@
 import { campaignsQueueName, deliverQueueName } from '@pushfleet/queue';
-import { campaignKeys, feedbackKeys, notificationTtlSeconds, storeKeys } from '@pushfleet/store';
+import {
+  campaignKeys,
+  compareStreamIds,
+  feedbackKeys,
+  notificationTtlSeconds,
+  storeKeys,
+} from '@pushfleet/store';
 import { Queue } from 'bullmq';
 import type { SchedulerContext } from './context.ts';
 import { schedulerQueueName } from './scheduled-jobs.ts';
@@ -9,13 +15,6 @@ const keepCompletedMs = 3600_000;
 const keepFailedMs = 7 * 24 * 3600_000;
 /** Jobs removed per queue, state and run: bounded work; the next run continues. */
 const cleanLimit = 10_000;
-
-/** Orders stream ids (`ms-seq`) numerically. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
 
 const minId = (ids: (string | null)[]) =>
   ids.filter((id): id is string => id !== null).sort(compareStreamIds)[0] ?? null;

@@ -41,6 +41,13 @@ export function streamIdTime(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
+/** Orders stream ids (`ms-seq`) numerically. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
 /**
  * Reads the feedback stream through the `purger` consumer group and applies each event with
  * `FeedbackPurger`. Each run first takes over entries a dead consumer left pending (XAUTOCLAIM),
@@ -153,7 +160,7 @@ export class FeedbackProcessor {
       1,
     )) as StreamEntry[];
     if (unread) candidates.push(unread[0]);
-    candidates.sort((a, b) => streamIdTime(a) - streamIdTime(b));
+    candidates.sort(compareStreamIds);
     return candidates[0] ?? null;
   }
 
