@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image for every Pushfleet process: `docker run pushfleet api|worker|scheduler|apns-sim|cli`.
-# The code runs with tsx (no build step), so the runtime stage carries the TypeScript sources and
-# production node_modules only (tsx is a production dependency).
+# The runtime stage carries production node_modules, the sources, and esbuild bundles of each app
+# (dist/), which the entrypoint runs; tsx (a production dependency) remains for the sources.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # 1. Only the package manifests, so the dependency layer is rebuilt when they change, not on
@@ -21,7 +21,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-# 3. Runtime: non-root, nothing writable but /tmp (tsx's compile cache, the simulator's CA file).
+# 3. Runtime: non-root, nothing writable but /tmp (the simulator's CA file; tsx's cache if used).
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps \
@@ -35,7 +35,10 @@ COPY --chown=root:root apps/ ./apps/
 COPY --chown=root:root packages/ ./packages/
 # scripts/ops: the entrypoint, the healthcheck and the compose demo's setup and traffic scripts.
 COPY --chown=root:root scripts/ops/ ./scripts/ops/
-RUN chmod 0755 scripts/ops/entrypoint.sh
+COPY --chown=root:root scripts/build.mjs ./scripts/build.mjs
+# Bundle each app into dist/ with esbuild (shipped with tsx): the entrypoint runs these plain JS
+# files, so no TypeScript loader sits in memory and processes start at once.
+RUN node scripts/build.mjs && chmod 0755 scripts/ops/entrypoint.sh
 # Numeric so Kubernetes can verify runAsNonRoot.
 USER 10001:10001
 EXPOSE 8080 9091 9092 8443 8444

@@ -31,6 +31,24 @@ root="${PUSHFLEET_HOME:-$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)}"
 # `--import tsx` resolves from the working directory: run from the app root.
 cd "$root"
 
+# The image runs the esbuild bundles in dist/ (no TypeScript loader: faster start, ~40 MB less
+# memory per process); a source checkout without a build runs the TypeScript through tsx.
+# PUSHFLEET_ENTRYPOINT_RUNTIME=dist|source forces one (and, like every PUSHFLEET_ENTRYPOINT_*
+# variable, is removed before the app starts: PUSHFLEET_* variables are config overrides).
+runtime="${PUSHFLEET_ENTRYPOINT_RUNTIME:-}"
+unset PUSHFLEET_ENTRYPOINT_RUNTIME
+if [ -z "$runtime" ]; then
+  if [ -f dist/worker.mjs ]; then runtime=dist; else runtime=source; fi
+fi
+
+app_command() {
+  if [ "$runtime" = "dist" ]; then
+    echo "node dist/$1.mjs"
+  else
+    echo "node --import tsx apps/$1/src/main.ts"
+  fi
+}
+
 run() {
   if [ "${PUSHFLEET_ENTRYPOINT_DRY_RUN:-}" = "1" ]; then
     echo "$*"
@@ -43,11 +61,13 @@ command="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$command" in
   api | worker | scheduler | cli)
-    run node --import tsx "apps/$command/src/main.ts" "$@"
+    # shellcheck disable=SC2046 # the command is words by design
+    run $(app_command "$command") "$@"
     ;;
   apns-sim)
     [ $# -eq 0 ] && set -- --host 0.0.0.0 --port 8443 --control-port 8444
-    run node --import tsx apps/apns-sim/src/main.ts "$@"
+    # shellcheck disable=SC2046
+    run $(app_command apns-sim) "$@"
     ;;
   healthcheck)
     run node scripts/ops/healthcheck.mjs "$@"

@@ -8,7 +8,9 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 
 const defaults = { api: 8080, worker: 9091, scheduler: 9092, 'apns-sim': 8444 };
-const appPattern = /apps\/(api|worker|scheduler|apns-sim|cli)\/src\/main\.ts$/;
+// The app's entry: the esbuild bundle (dist/<app>.mjs, what the image runs) or its TypeScript source.
+const appPattern =
+  /(?:apps\/(api|worker|scheduler|apns-sim|cli)\/src\/main\.ts|dist\/(api|worker|scheduler|apns-sim|cli)\.mjs)$/;
 
 function readCmdline(pid) {
   try {
@@ -33,7 +35,10 @@ function findProcess(pid) {
   for (const candidate of candidates) {
     const argv = readCmdline(candidate);
     const script = argv?.find((arg) => appPattern.test(arg));
-    if (script) return { pid: candidate, app: appPattern.exec(script)[1], argv };
+    if (script) {
+      const match = appPattern.exec(script);
+      return { pid: candidate, app: match[1] ?? match[2], argv };
+    }
   }
   return undefined;
 }

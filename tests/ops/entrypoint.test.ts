@@ -83,15 +83,21 @@ after(async () => {
 });
 
 test('dry run maps every command to its process', () => {
-  const dry = (...args: string[]) =>
+  const dryWith = (runtime: string, ...args: string[]) =>
     spawnSync('sh', [entrypoint, ...args], {
       encoding: 'utf8',
       cwd: tmpdir(),
-      env: { ...process.env, PUSHFLEET_ENTRYPOINT_DRY_RUN: '1' },
+      env: { ...process.env, PUSHFLEET_ENTRYPOINT_DRY_RUN: '1', PUSHFLEET_ENTRYPOINT_RUNTIME: runtime },
     });
+  const dry = (...args: string[]) => dryWith('source', ...args);
   for (const app of ['api', 'worker', 'scheduler', 'cli']) {
     assert.equal(dry(app, '--x').stdout.trim(), `node --import tsx apps/${app}/src/main.ts --x`);
+    assert.equal(dryWith('dist', app, '--x').stdout.trim(), `node dist/${app}.mjs --x`);
   }
+  assert.equal(
+    dryWith('dist', 'apns-sim').stdout.trim(),
+    'node dist/apns-sim.mjs --host 0.0.0.0 --port 8443 --control-port 8444',
+  );
   assert.equal(
     dry('apns-sim').stdout.trim(),
     'node --import tsx apps/apns-sim/src/main.ts --host 0.0.0.0 --port 8443 --control-port 8444',
