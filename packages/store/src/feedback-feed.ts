@@ -1,15 +1,10 @@
+import type { FeedbackItem } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
 import { feedbackKeys } from './feedback-keys.ts';
 
-/** One feed entry as producers see it (API feed, webhook items). */
-export interface FeedItem {
-  /** Feed stream id: the cursor. */
-  id: string;
-  token: string;
-  environment: string;
-  reason: string;
-  /** When the token was found dead (ISO 8601). */
-  timestamp: string;
+/** A feed entry as webhooks carry it: the API's feedback item plus what the purge did. */
+export interface FeedItem extends FeedbackItem {
+  /** `purged` (removed from the registry) or `unknown` (not registered here). */
   action: string;
 }
 
