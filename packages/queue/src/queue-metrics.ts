@@ -1,0 +1,45 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Gauge, type Registry } from 'prom-client';
+
+const states = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
+
+/**
+ * `bullmq_job_count{queue,state}` read from Redis at scrape time: the queue depth that the
+ * backlog alert, the dashboard and KEDA's Prometheus trigger use. Exported by the scheduler (one
+ * or two replicas); queries take `max` per (queue, state) so replicas do not add up.
+ */
+export function registerQueueDepthMetrics(
+  registry: Registry,
+  redis: Redis,
+  prefix: string,
+  queueNames: () => string[],
+) {
+  const queues = new Map<string, Queue>();
+  const queueFor = (name: string) => {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: redis, prefix });
+      queues.set(name, queue);
+    }
+    return queue;
+  };
+  new Gauge({
+    name: 'bullmq_job_count',
+    help: 'Jobs per BullMQ queue and state (read from Redis at scrape time).',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const name of queueNames()) {
+        const counts = await queueFor(name).getJobCounts(...states);
+        for (const state of states) this.set({ queue: name, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  return {
+    close: async () => {
+      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    },
+  };
+}
