@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   enableProcessMetrics(registry);
 
-  const redis = createRedis(config.redis.url, 'producer');
+  const redis = createRedis(config.redis, 'producer');
   await connectRedis(redis);
   const api = buildApi({
     config,

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
 import type { RouteContext } from './context.ts';
-import { errorHandler } from './error-handler.ts';
+import { createErrorHandler } from './error-handler.ts';
 import { buildOpenApi, docsHtml } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
@@ -31,6 +31,7 @@ export interface ApiDeps {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { config, redis } = deps;
   const prefix = config.redis.prefix;
+  const errorHandler = createErrorHandler((code) => deps.metrics.errors.inc({ code }));
   const status = new NotificationStatusStore(redis, prefix);
   const campaigns = new CampaignStore(redis, prefix);
   const producer = new DirectProducer({
@@ -69,9 +70,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   api.decorateRequest('principal', null);
   api.setErrorHandler(errorHandler);
-  api.setNotFoundHandler((_request, reply) => {
-    void reply.status(404).send(new PushfleetError('PF_ERR_NOT_FOUND').toBody());
-  });
+  api.setNotFoundHandler((request, reply) =>
+    errorHandler(new PushfleetError('PF_ERR_NOT_FOUND'), request, reply),
+  );
   // Auth runs before the body is read: 401/403/429 cost no parsing and no Redis.
   api.addHook('onRequest', async (request, reply) => {
     const permission = request.routeOptions.config?.permission;

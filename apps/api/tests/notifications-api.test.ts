@@ -174,3 +174,9 @@ test('serves /metrics and /healthz', async () => {
 test('deliver queue names are per app', () => {
   assert.equal(deliverQueueName('demo'), 'deliver-demo');
 });
+
+test('error answers are counted by their stable code', async () => {
+  await post('{"tokens": [');
+  const metrics = await api.inject({ method: 'GET', url: '/metrics' });
+  assert.match(metrics.body, /pushfleet_errors_total\{code="PF_ERR_INVALID_JSON"\} [1-9]/);
+});

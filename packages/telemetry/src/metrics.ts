@@ -99,6 +99,12 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['method', 'route', 'status'] as const,
       registers: [registry],
     }),
+    errors: new Counter({
+      name: 'pushfleet_errors_total',
+      help: 'API error answers by stable error code (PF_ERR_…).',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
     notificationsAccepted: new Counter({
       name: 'pushfleet_notifications_accepted_total',
       help: 'Notifications (one token each) accepted and enqueued by the API.',
