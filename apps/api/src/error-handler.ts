@@ -11,11 +11,15 @@ const fastifyCodes: Record<string, PushfleetError['code']> = {
   FST_ERR_MAX_PARAM_LENGTH: 'PF_ERR_VALIDATION',
 };
 
+/**
+ * Redis down, hung or mid-failover: standalone and Sentinel (closed / refused / timed out / a
+ * demoted primary answering READONLY) and Cluster (no ready node, CLUSTERDOWN, slots moving).
+ */
+const redisUnavailable =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|Reached the max retries|enableOfflineQueue|Command timed out|All sentinels are unreachable|READONLY|CLUSTERDOWN|TRYAGAIN|None of startup nodes|Failed to refresh slots cache/i;
+
 export function isRedisUnavailable(err: unknown): boolean {
-  const message = (err as Error | undefined)?.message ?? '';
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Reached the max retries|enableOfflineQueue/i.test(
-    message,
-  );
+  return redisUnavailable.test((err as Error | undefined)?.message ?? '');
 }
 
 export function toPushfleetError(err: unknown): PushfleetError {

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
   transports = new TransportRegistry(config, metrics);
 
-  const redis = createRedis(config.redis.url, 'worker');
+  const redis = createRedis(config.redis, 'worker');
   await connectRedis(redis);
   const producer = new DeliverProducer(redis, config.redis.prefix);
   const apps = Object.keys(config.apps);

@@ -170,6 +170,8 @@ const redisSchema = z
     cluster: redisCluster.optional(),
     /** How long an api request waits for a Redis connection before it answers 503. */
     connectTimeoutMs: z.number().int().min(100).default(2000),
+    /** How long an api request waits for one Redis reply (a hung or paused server) before it answers 503. */
+    commandTimeoutMs: z.number().int().min(100).default(5000),
   })
   .strict()
   .refine((r) => !(r.sentinel && r.cluster), { message: 'set redis.sentinel or redis.cluster, not both' })

@@ -45,7 +45,8 @@ export interface RecordInput {
 }
 
 /**
- * KEYS: status hash, applied set, feedback stream, checkpoint key (or '' when none).
+ * KEYS: status hash, applied set, feedback stream, checkpoint key (written only when ARGV[6] is
+ * not '': the key is always a real one under the prefix, so in Redis Cluster all four share a slot).
  * ARGV: applyId, ttl, now, app, environment, checkpoint JSON, pair count, field/increment
  * pairs, then token/reason/timestamp triples. Returns { applied, cancelled }.
  */
@@ -64,7 +65,7 @@ while i <= #ARGV do
   redis.call('XADD', KEYS[3], '*', 'app', ARGV[4], 'environment', ARGV[5], 'token', ARGV[i], 'reason', ARGV[i + 1], 'timestamp', ARGV[i + 2])
   i = i + 3
 end
-if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[2]) end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[2]) end
 return {1, cancelled}
 `;
 
@@ -126,7 +127,7 @@ export class OutcomeRecorder {
       storeKeys.notification(this.prefix, input.notificationId),
       storeKeys.notificationApplied(this.prefix, input.notificationId),
       storeKeys.feedbackStream(this.prefix),
-      input.checkpoint ? this.checkpointKey(input.checkpoint.jobId) : '',
+      this.checkpointKey(input.checkpoint ? input.checkpoint.jobId : '-'),
       input.applyId,
       notificationTtlSeconds,
       Date.now(),

@@ -10,7 +10,10 @@ import { waitFor } from './wait-for.ts';
 export type SimulatorProcess = Awaited<ReturnType<typeof startSimulatorProcess>>;
 
 export interface StackOptions {
-  redisUrl: string;
+  /** A standalone Redis; or give `redis` (a topology's config block) instead. */
+  redisUrl?: string;
+  /** The `redis:` config block without the prefix (Sentinel, Cluster, TLS…); wins over redisUrl. */
+  redis?: Record<string, unknown>;
   /** Key prefix; a fresh one per test keeps tests apart on a shared Redis. */
   prefix: string;
   appId?: string;
@@ -73,6 +76,7 @@ async function waitHealthy(port: number, proc: AppProcess): Promise<void> {
  * file, and api/worker/scheduler as separate processes. Used by the demo and integration tests.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
+  if (!options.redis && !options.redisUrl) throw new Error('startStack needs redisUrl or redis');
   const appId = options.appId ?? 'demo';
   const bundleId = options.bundleId ?? 'com.example.pushfleet.demo';
   const dir = mkdtempSync(join(tmpdir(), 'pushfleet-stack-'));
@@ -93,7 +97,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   for (const extra of options.extraApps ?? []) apps[extra] = appEntry(`${bundleId}.${extra}`);
   const config = merge(
     {
-      redis: { url: options.redisUrl, prefix: options.prefix },
+      redis: { ...(options.redis ?? { url: options.redisUrl }), prefix: options.prefix },
       log: { level: options.logLevel ?? 'warn' },
       apps,
       api: { host: '127.0.0.1', port: ports.api },
