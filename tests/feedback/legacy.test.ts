@@ -125,7 +125,7 @@ test('the scheduler process polls the legacy endpoint and retires the tokens by 
         const all = await feed.read('demo', null, 100);
         return all.length >= 2 ? all : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 100 },
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
     const second = Math.floor(failedAt / 1000) * 1000;
     assert.deepEqual(

@@ -119,7 +119,7 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
       ).json()) as { state: string; rejected: Record<string, number> };
       return status.state === 'done' ? status : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 100 },
+    { timeoutMs: 60_000, intervalMs: 100 },
   );
 
   const feed = new FeedbackFeed(redis, prefix);
@@ -129,14 +129,14 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
       const all = await feed.read(stack.appId, null, 10_000);
       return all.length >= dead.length ? all : undefined;
     },
-    { timeoutMs: 20_000, intervalMs: 100 },
+    { timeoutMs: 30_000, intervalMs: 100 },
   );
   // Both schedulers keep polling: let three more scheduled runs pass, in which a double
   // application would publish a token again.
   const completed = () => redis.zcard(`${prefix}:scheduler:completed`);
   const base = await completed();
   await waitFor('three more scheduled runs', async () => (await completed()) >= base + 3, {
-    timeoutMs: 15_000,
+    timeoutMs: 30_000,
     intervalMs: 200,
   });
   const final = await feed.read(stack.appId, null, 10_000);
@@ -155,7 +155,7 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
 
   // The webhook got every purged token, signed, in feed order.
   await waitFor('the webhook to receive every item', () => hooked.items.length >= dead.length, {
-    timeoutMs: 10_000,
+    timeoutMs: 20_000,
   });
   assert.equal(hooked.badSignatures, 0);
   assert.deepEqual(
