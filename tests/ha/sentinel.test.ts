@@ -14,7 +14,9 @@ import { assertEveryTokenDelivered, assertReconciles, deliveryScenarios, fleetOn
  * it (ioredis asks the Sentinels) and the campaign completes with every token accounted for.
  * PF_HA_FAILOVER_SIGNAL=SIGKILL makes the stop a crash instead of a clean shutdown.
  */
-const failoverTokens = Number(process.env.PF_HA_FAILOVER_TOKENS ?? 20_000);
+const failoverTokens = Number(
+  process.env.PF_HA_FAILOVER_TOKENS ?? (process.env.PF_HEAVY === '1' ? 20_000 : 5000),
+);
 const failoverSignal = process.env.PF_HA_FAILOVER_SIGNAL === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM';
 
 let sentinel: StartedRedisTopology;
