@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '@pushfleet/config';
+import { connectRedis, createRedis, redisTopology } from '@pushfleet/queue';
+import { startAofRedis } from '@pushfleet/testkit';
+
+const base = { PUSHFLEET_APPS: '{}' };
+
+test('the Helm chart’s Sentinel variables parse into redis.sentinel', () => {
+  const { redis } = loadConfig({
+    ...base,
+    PUSHFLEET_REDIS__SENTINEL__NAME: 'pushfleet',
+    PUSHFLEET_REDIS__SENTINEL__HOSTS: '[{"host":"s0","port":26379},{"host":"s1","port":26379}]',
+    PUSHFLEET_REDIS__SENTINEL__TLS: 'false',
+    PUSHFLEET_REDIS__SENTINEL__DB: '0',
+    PUSHFLEET_REDIS__SENTINEL__PASSWORD: 'secret',
+    PUSHFLEET_REDIS__PREFIX: 'pf',
+  });
+  assert.equal(redisTopology(redis), 'sentinel');
+  assert.deepEqual(redis.sentinel, {
+    name: 'pushfleet',
+    hosts: [
+      { host: 's0', port: 26379 },
+      { host: 's1', port: 26379 },
+    ],
+    password: 'secret',
+    tls: false,
+    db: 0,
+  });
+  assert.equal(redis.prefix, 'pf');
+});
+
+test('masterName/sentinels and host:port strings are accepted too', () => {
+  const { redis } = loadConfig({
+    ...base,
+    PUSHFLEET_REDIS__SENTINEL__MASTER_NAME: 'm',
+    PUSHFLEET_REDIS__SENTINEL__SENTINELS: '["a:26379"]',
+  });
+  assert.deepEqual(redis.sentinel?.hosts, [{ host: 'a', port: 26379 }]);
+  assert.equal(redis.sentinel?.name, 'm');
+});
+
+test('Cluster mode hash-tags the prefix unless it has a tag; sentinel and cluster together are refused', () => {
+  const cluster = (prefix?: string) =>
+    loadConfig({
+      ...base,
+      PUSHFLEET_REDIS__CLUSTER__NODES: '["127.0.0.1:7000"]',
+      ...(prefix ? { PUSHFLEET_REDIS__PREFIX: prefix } : {}),
+    }).redis;
+  assert.equal(cluster().prefix, '{pushfleet}');
+  assert.equal(cluster('{pf-eu}').prefix, '{pf-eu}');
+  assert.equal(loadConfig(base).redis.prefix, 'pushfleet');
+  assert.throws(
+    () =>
+      loadConfig({
+        ...base,
+        PUSHFLEET_REDIS__CLUSTER__NODES: '["a:1"]',
+        PUSHFLEET_REDIS__SENTINEL__NAME: 'm',
+        PUSHFLEET_REDIS__SENTINEL__HOSTS: '["a:2"]',
+      }),
+    /not both/,
+  );
+});
+
+test('a Redis with an evicting maxmemory-policy is refused with a clear error', async () => {
+  const server = await startAofRedis(['--maxmemory-policy', 'allkeys-lru']);
+  const redis = createRedis(server.url, 'worker');
+  try {
+    await assert.rejects(connectRedis(redis), /maxmemory-policy is "allkeys-lru".*requires "noeviction"/);
+  } finally {
+    redis.disconnect();
+    await server.cleanup();
+  }
+});
