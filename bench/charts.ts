@@ -10,7 +10,7 @@ interface Bar {
 
 const palette = ['#2563eb', '#f59e0b', '#10b981', '#6b7280', '#db2777'];
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 }
 
@@ -27,16 +27,17 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
       const width = Math.max(1, (bar.value / max) * plotWidth);
       const value = bar.value >= 100 ? Math.round(bar.value).toLocaleString('en-US') : bar.value.toFixed(1);
       return (
-        `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(bar.label)}</text>` +
+        `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(bar.label)}</text>` +
         `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="20" fill="${palette[i % palette.length]}"/>` +
-        `<text x="${labelWidth + width + 6}" y="${y + 15}">${value} ${escape(unit)}</text>`
+        `<text x="${labelWidth + width + 6}" y="${y + 15}">${value} ${escapeXml(unit)}</text>`
       );
     })
     .join('\n');
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + plotWidth + 140}" height="${height}" ` +
-    `font-family="sans-serif" font-size="13">\n<rect width="100%" height="100%" fill="white"/>\n` +
-    `<text x="10" y="22" font-size="15" font-weight="bold">${escape(title)}</text>\n${rows}\n</svg>\n`
+    `font-family="sans-serif" font-size="13" role="img">\n<title>${escapeXml(title)}</title>\n` +
+    `<rect width="100%" height="100%" fill="white"/>\n` +
+    `<text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>\n${rows}\n</svg>\n`
   );
 }
 

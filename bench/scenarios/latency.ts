@@ -49,6 +49,9 @@ export async function latencyScenario(
     prefix: `bench-${randomUUID().slice(0, 8)}`,
     apps: ['api', 'worker'],
     compiled: true,
+    ...(process.env.PF_BENCH_WORKER_CONCURRENCY && {
+      config: { worker: { concurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY) } },
+    }),
   });
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
@@ -66,7 +69,11 @@ export async function latencyScenario(
         tokens: [tokens[i]],
         notification: { alert: `latency ${i}`, apnsId: randomUUID() },
       });
-      sends.push(post(agent, url, body).then((t) => void (acceptedAt[i] = t)));
+      sends.push(
+        post(agent, url, body).then((t) => {
+          acceptedAt[i] = t;
+        }),
+      );
     }
     await Promise.all(sends);
     log(`latency: sent ${total} in ${((Date.now() - start) / 1000).toFixed(1)} s; collecting receipts`);

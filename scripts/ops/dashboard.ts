@@ -180,14 +180,14 @@ export const rows: Row[] = [
         unit: 'short',
         targets: [
           q(
-            'sum by (queue) (bullmq_job_count{queue=~"deliver-.*", state=~"waiting|prioritized"})',
+            'sum by (queue) (max by (queue, state) (bullmq_job_count{queue=~"deliver-.*", state=~"waiting|prioritized"}))',
             '{{queue}} waiting',
           ),
           q(
-            'sum by (queue) (bullmq_job_count{queue=~"deliver-.*", state="delayed"})',
+            'max by (queue) (bullmq_job_count{queue=~"deliver-.*", state="delayed"})',
             '{{queue}} delayed (retries)',
           ),
-          q('sum by (queue) (bullmq_job_count{queue=~"deliver-.*", state="active"})', '{{queue}} active'),
+          q('max by (queue) (bullmq_job_count{queue=~"deliver-.*", state="active"})', '{{queue}} active'),
         ],
       },
       {
@@ -216,7 +216,7 @@ export const rows: Row[] = [
         title: 'Feedback lag',
         description: 'Age of the oldest invalid-token event the scheduler has not processed yet.',
         unit: 's',
-        targets: [q('max by (app) (pushfleet_feedback_lag_seconds{app=~"$app"})', '{{app}}')],
+        targets: [q('max(pushfleet_feedback_lag_seconds)', 'oldest unprocessed event')],
       },
     ],
   },
@@ -303,10 +303,9 @@ export const rows: Row[] = [
         description: 'Scheduler job runs by job and result.',
         unit: 'ops',
         targets: [
-          // The metric's own `job` label arrives as `exported_job` (Prometheus keeps `job` for the target).
           q(
-            'sum by (exported_job, result) (rate(pushfleet_scheduled_runs_total[$__rate_interval]))',
-            '{{exported_job}} {{result}}',
+            'sum by (schedule, result) (rate(pushfleet_scheduled_runs_total[$__rate_interval]))',
+            '{{schedule}} {{result}}',
           ),
         ],
       },

@@ -269,9 +269,8 @@ helm install pushfleet ./helm/pushfleet \\
   Pods run as UID 10001 with a read-only root filesystem (an \`emptyDir\` at \`/tmp\`), no
   capabilities and the RuntimeDefault seccomp profile. Liveness checks the process only (\`/healthz\`),
   readiness checks Redis (\`/readyz\`). The worker drains for its grace period minus 15 s.
-- Redis is external (standalone, TLS, password from a Secret; Sentinel values are ready but need
-  \`redis.sentinel\` support in the config schema, not there yet). It must run
-  \`maxmemory-policy noeviction\`.
+- Redis is external (standalone, TLS, password from a Secret, or Sentinel); it must run
+  \`maxmemory-policy noeviction\` (the apps refuse to start otherwise).
 - Autoscaling per component: \`type: hpa\` (CPU) or \`type: keda\` (queue depth), never both; the
   ScaledObject, ServiceMonitor and PrometheusRule render only when the cluster has their API.
 - Examples: \`examples/hpa.yaml\`, \`keda.yaml\`, \`sentinel.yaml\`, \`monitoring.yaml\`,

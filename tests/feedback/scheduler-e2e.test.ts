@@ -166,7 +166,7 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
   // Scrape the first scheduler: the catalogue is there and agrees with what it did.
   const metrics = await (await fetch(`http://127.0.0.1:${stack.opsPorts.scheduler}/metrics`)).text();
   assert.match(metrics, /pushfleet_feedback_lag_seconds \d/);
-  assert.match(metrics, /pushfleet_scheduled_runs_total\{job="feedback-poll",result="ok"\} [1-9]/);
+  assert.match(metrics, /pushfleet_scheduled_runs_total\{schedule="feedback-poll",result="ok"\} [1-9]/);
 });
 
 test('the input stream is fully acknowledged: feedback lag falls back to 0', async () => {

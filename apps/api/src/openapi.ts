@@ -155,7 +155,8 @@ export function buildOpenApi(): Record<string, unknown> {
       },
       '/v1/apps/{app}/feedback': {
         get: {
-          summary: 'Invalidated tokens with reason and timestamp, cursor-paged (permission: read)',
+          summary:
+            'Tokens the feedback service retired (purged) or found unregistered (unknown), with reason and timestamp, cursor-paged (permission: read)',
           parameters: [app, query('since', 'feed id or ms timestamp'), query('limit', '1–10000')],
           responses: { 200: ok('{ items, next }'), ...errors },
         },

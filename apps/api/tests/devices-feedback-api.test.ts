@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { storeKeys } from '@pushfleet/store';
+import { feedbackKeys } from '@pushfleet/store';
 import { startTestApi, type TestApi, token } from './helpers.ts';
 
 let t: TestApi;
@@ -108,27 +108,27 @@ test('bulk import: NDJSON stream and JSON; a bad line is named', async () => {
 });
 
 test('feedback feed: this app only, oldest first, cursor-paged by id', async () => {
-  const stream = storeKeys.feedbackStream(t.prefix);
+  // What the scheduler's feedback poll publishes, one stream per app.
   for (let i = 0; i < 5; i++) {
     await t.redis.xadd(
-      stream,
+      feedbackKeys.feed(t.prefix, i === 2 ? 'other' : 'demo'),
       '*',
-      'app',
-      i === 2 ? 'other' : 'demo',
-      'environment',
-      'sandbox',
       'token',
       token(i),
+      'environment',
+      'sandbox',
       'reason',
       'Unregistered',
       'timestamp',
       String(1_700_000_000_000 + i),
+      'action',
+      'purged',
     );
   }
   const page1 = await t.api.inject({ method: 'GET', url: '/v1/apps/demo/feedback?limit=2' });
   assert.equal(page1.statusCode, 200);
   const body1 = page1.json() as {
-    items: { token: string; reason: string; timestamp: string }[];
+    items: { token: string; reason: string; timestamp: string; action: string }[];
     next: string;
   };
   assert.deepEqual(
@@ -136,6 +136,7 @@ test('feedback feed: this app only, oldest first, cursor-paged by id', async () 
     [token(0), token(1)],
   );
   assert.equal(body1.items[0]!.timestamp, new Date(1_700_000_000_000).toISOString());
+  assert.equal(body1.items[0]!.action, 'purged');
   const page2 = await t.api.inject({ method: 'GET', url: `/v1/apps/demo/feedback?since=${body1.next}` });
   assert.deepEqual(
     (page2.json() as { items: { token: string }[] }).items.map((i) => i.token),

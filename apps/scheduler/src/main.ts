@@ -1,7 +1,13 @@
 import { hostname } from 'node:os';
 import { loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
-import { connectRedis, createRedis } from '@pushfleet/queue';
+import {
+  campaignsQueueName,
+  connectRedis,
+  createRedis,
+  deliverQueueName,
+  registerQueueDepthMetrics,
+} from '@pushfleet/queue';
 import { FeedbackFeed, FeedbackProcessor } from '@pushfleet/store';
 import {
   createLogger,
@@ -86,12 +92,12 @@ async function main(): Promise<void> {
     async (job) => {
       const run = jobs[job.name as ScheduledJobName];
       if (!run) return; // a scheduler a newer release added; it will be handled there
-      const end = metrics.runDuration.startTimer({ job: job.name });
+      const end = metrics.runDuration.startTimer({ schedule: job.name });
       try {
         await run();
-        metrics.runs.inc({ job: job.name, result: 'ok' });
+        metrics.runs.inc({ schedule: job.name, result: 'ok' });
       } catch (err) {
-        metrics.runs.inc({ job: job.name, result: 'error' });
+        metrics.runs.inc({ schedule: job.name, result: 'error' });
         log.error({ err, job: job.name }, 'scheduled job failed');
         throw err;
       } finally {
@@ -102,6 +108,13 @@ async function main(): Promise<void> {
   );
   worker.on('error', (err) => log.error({ err }, 'scheduler worker error'));
   const webhookWorker = startWebhookWorker(ctx);
+
+  // Queue depth for the backlog alert, the dashboard and KEDA: one exporter for the fleet.
+  const queueDepth = registerQueueDepthMetrics(registry, redis, prefix, () => [
+    ...Object.keys(config.apps).map(deliverQueueName),
+    campaignsQueueName,
+    webhooksQueueName,
+  ]);
 
   const ops = await startOpsServer({
     host: config.scheduler.host,
@@ -118,6 +131,7 @@ async function main(): Promise<void> {
       { name: 'queue', close: () => queue.close() },
       { name: 'webhook-queue', close: () => webhookQueue.close() },
       { name: 'ops', close: () => ops.close() },
+      { name: 'queue-depth', close: () => queueDepth.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],
     log,

@@ -11,11 +11,13 @@ writeFileSync(
   yamlFile,
   `redis:
   url: redis://user:secret@127.0.0.1:6380
+  password: redis-pa55
 apps:
   demo:
     bundleId: com.example.demo
     environments: [sandbox]
     credentials: { type: certificate, pfxFile: /tmp/x.p12, passphrase: hunter2 }
+    feedback: { webhook: { url: "https://hooks.example.com/apns", secret: s3cr3t-webhook-0123456789 } }
 `,
 );
 
@@ -59,6 +61,8 @@ test('env override paths: __ nests, _ joins words into camelCase', () => {
 test('redacted copy hides passphrases and URL passwords', () => {
   const text = JSON.stringify(redactConfig(loadConfig({ PUSHFLEET_CONFIG: yamlFile })));
   assert.ok(!text.includes('hunter2'));
-  assert.ok(!text.includes('secret'));
+  assert.ok(!text.includes('s3cr3t-webhook'));
+  assert.ok(!text.includes('redis-pa55'));
+  assert.ok(!text.includes('user:secret@'), 'the URL password');
   assert.ok(text.includes('[redacted]'));
 });

@@ -75,11 +75,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
   return Object.freeze(result.data);
 }
 
-/** A copy safe to print: passphrases and URLs' passwords masked. */
+const secretKeys = new Set(['passphrase', 'secret', 'password', 'sentinelPassword']);
+
+/** A copy safe to print: passphrases, webhook secrets, Redis passwords and URLs' passwords masked. */
 export function redactConfig(config: Config): unknown {
   return JSON.parse(
     JSON.stringify(config, (key, value: unknown) => {
-      if (key === 'passphrase' && typeof value === 'string') return '[redacted]';
+      if (secretKeys.has(key) && typeof value === 'string') return '[redacted]';
       if (key === 'url' && typeof value === 'string') return value.replace(/\/\/([^@/]*)@/, '//[redacted]@');
       return value;
     }),

@@ -240,8 +240,11 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         /** Port of /metrics and /healthz; 0 picks a free one. */
         port: z.number().int().min(0).max(65535).default(9091),
-        /** Deliver jobs processed at once per app queue. */
-        concurrency: z.number().int().min(1).max(256).default(8),
+        /**
+         * Deliver jobs processed at once per app queue. High enough that single notifications do
+         * not queue behind each other's Redis round trips; batches are bounded by the in-flight cap.
+         */
+        concurrency: z.number().int().min(1).max(256).default(32),
         /** Streams in flight per HTTP/2 connection; kept below APNs' SETTINGS_MAX_CONCURRENT_STREAMS. */
         maxInFlightPerConnection: z.number().int().min(1).max(1000).default(500),
         requestTimeoutMs: z.number().int().min(100).default(10_000),

@@ -10,7 +10,8 @@ export const deliverJobOptions: JobsOptions = {
   // Unexpected exceptions (not APNs answers, which are handled per token) get a few job-level retries.
   attempts: 5,
   backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: { age: 3600, count: 10_000 },
+  // A completed job still holds its tokens (~40 KB for 500): keep few, briefly.
+  removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 

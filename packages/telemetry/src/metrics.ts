@@ -131,14 +131,15 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerMet
   return {
     runs: new Counter({
       name: 'pushfleet_scheduled_runs_total',
-      help: 'Scheduled job runs by job and result.',
-      labelNames: ['job', 'result'] as const,
+      help: 'Scheduled job runs by schedule (feedback-poll, housekeeping, …) and result.',
+      // Not `job`: Prometheus sets its own `job` label on every scrape.
+      labelNames: ['schedule', 'result'] as const,
       registers,
     }),
     runDuration: new Histogram({
       name: 'pushfleet_scheduled_run_duration_seconds',
       help: 'Time one scheduled job run took.',
-      labelNames: ['job'] as const,
+      labelNames: ['schedule'] as const,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
       registers,
     }),

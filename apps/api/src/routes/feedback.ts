@@ -1,25 +1,28 @@
-import { type FeedbackItem, PushfleetError } from '@pushfleet/core';
-import { storeKeys } from '@pushfleet/store';
+import { PushfleetError } from '@pushfleet/core';
+import { FeedbackFeed } from '@pushfleet/store';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, type RouteContext } from '../context.ts';
 
-/** Stream entries read per request at most: other apps' entries are skipped, bounded work. */
-const maxScan = 10_000;
+/** Redis stream ids' largest sequence number: `<ms>-<this>` is the last id of that millisecond. */
+const lastSequence = '18446744073709551615';
 
-function startOf(since: string | undefined): string {
-  if (since === undefined || since === '') return '-';
-  if (/^\d+-\d+$/.test(since)) return `(${since}`;
-  if (/^\d{1,15}$/.test(since)) return `${Number(since) + 1}-0`;
+/** `since` as the feed id to read after: a feed id itself, or a ms time (everything after it). */
+function afterOf(since: string | undefined): string | null {
+  if (since === undefined || since === '') return null;
+  if (/^\d+-\d+$/.test(since)) return since;
+  if (/^\d{1,15}$/.test(since)) return `${since}-${lastSequence}`;
   throw new PushfleetError('PF_ERR_VALIDATION', 'since is a feed id (1700000000000-0) or ms timestamp', {
     field: 'since',
   });
 }
 
 /**
- * The feedback feed: tokens APNs invalidated, oldest first, cursor-paged by stream id — the
- * modern form of APNs' feedback service, so producers can clean their own databases.
+ * The feedback feed: tokens the feedback service retired (`purged`) or found unregistered here
+ * (`unknown`), oldest first, cursor-paged by feed id — the modern form of APNs' feedback service,
+ * so producers can clean their own databases. Filled by the scheduler's feedback poll.
  */
 export function registerFeedbackRoutes(api: FastifyInstance, ctx: RouteContext): void {
+  const feed = new FeedbackFeed(ctx.redis, ctx.prefix);
   api.get<{ Params: AppParams; Querystring: { since?: string; limit?: string } }>(
     '/v1/apps/:app/feedback',
     { config: { permission: 'read' } },
@@ -29,38 +32,9 @@ export function registerFeedbackRoutes(api: FastifyInstance, ctx: RouteContext):
       const limit = Number(request.query.limit ?? 1000);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
         throw new PushfleetError('PF_ERR_VALIDATION', 'limit is 1–10000', { field: 'limit' });
-      let start = startOf(request.query.since);
-      const items: FeedbackItem[] = [];
-      let next: string | null = request.query.since ?? null;
-      let scanned = 0;
-      while (items.length < limit && scanned < maxScan) {
-        const entries = await ctx.redis.xrange(
-          storeKeys.feedbackStream(ctx.prefix),
-          start,
-          '+',
-          'COUNT',
-          1000,
-        );
-        if (entries.length === 0) break;
-        for (const [id, flat] of entries) {
-          scanned++;
-          next = id;
-          const fields: Record<string, string> = {};
-          for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-          if (fields.app === app) {
-            items.push({
-              id,
-              token: fields.token ?? '',
-              environment: fields.environment ?? '',
-              reason: fields.reason ?? '',
-              timestamp: new Date(Number(fields.timestamp ?? 0)).toISOString(),
-            });
-            if (items.length >= limit) break;
-          }
-        }
-        start = `(${next}`;
-      }
-      return { items, next };
+      const after = afterOf(request.query.since);
+      const items = await feed.read(app, after, limit);
+      return { items, next: items.at(-1)?.id ?? after };
     },
   );
 }

@@ -17,7 +17,7 @@ export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Pro
     options: { config: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   const config = configFrom(values.config, env);
-  const redis = createRedis(config.redis.url, 'producer');
+  const redis = createRedis(config.redis, 'producer');
   await connectRedis(redis);
   try {
     const names = [...Object.keys(config.apps).map(deliverQueueName), campaignsQueueName];
