@@ -20,6 +20,7 @@ import {
 import { Redis } from 'ioredis';
 import { peakRssBytes, processCpuMicros } from '../lib/proc-stats.ts';
 import { simulatorSink } from '../lib/sinks.ts';
+import { runContender } from './transport.ts';
 
 async function queueCampaign(
   redis: Redis,
@@ -118,23 +119,7 @@ async function runBare(count: number) {
   const keyFile = join(dir, 'AuthKey.p8');
   writeFileSync(keyFile, key.privateKeyPem);
   try {
-    const out = execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'bench/lib/contender.ts',
-        'node-apn',
-        String(sink.port),
-        sink.caFile,
-        keyFile,
-        key.keyId,
-        key.teamId,
-        String(count),
-      ],
-      { cwd: repoRoot, encoding: 'utf8' },
-    );
-    return JSON.parse(out.trim().split('\n').at(-1)!) as { perSecond: number; cpuUsPerNotification: number };
+    return runContender('node-apn', sink, keyFile, key, count);
   } finally {
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });

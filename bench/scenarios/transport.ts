@@ -19,7 +19,8 @@ export interface ContenderResult {
   ratioToNodeApn?: number;
 }
 
-function runContender(
+/** Runs one contender (bench/lib/contender.ts) as its own process against `sink`. */
+export function runContender(
   name: string,
   sink: Sink,
   keyFile: string,
