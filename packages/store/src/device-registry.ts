@@ -71,9 +71,14 @@ export class DeviceRegistry {
     return `${this.prefix}:devices:${app}:${env}:`;
   }
 
-  async register(app: string, input: DeviceInput, now = Date.now()): Promise<DeviceRegistration> {
-    const tags = [...new Set(input.tags ?? [])];
-    await this.redis.eval(
+  /** The register script's keys and arguments for one registration. */
+  private registerCall(
+    app: string,
+    input: DeviceInput,
+    tags: string[],
+    now: number,
+  ): [string, number, ...(string | number)[]] {
+    return [
       registerScript,
       2,
       deviceKeys.device(this.prefix, app, input.environment, input.token),
@@ -85,7 +90,12 @@ export class DeviceRegistry {
       JSON.stringify(tags),
       input.locale ?? '',
       input.environment,
-    );
+    ];
+  }
+
+  async register(app: string, input: DeviceInput, now = Date.now()): Promise<DeviceRegistration> {
+    const tags = [...new Set(input.tags ?? [])];
+    await this.redis.eval(...this.registerCall(app, input, tags, now));
     return {
       token: input.token,
       app,
@@ -102,19 +112,7 @@ export class DeviceRegistry {
     if (inputs.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const input of inputs) {
-      pipeline.eval(
-        registerScript,
-        2,
-        deviceKeys.device(this.prefix, app, input.environment, input.token),
-        deviceKeys.all(this.prefix, app, input.environment),
-        this.indexBase(app, input.environment),
-        input.token,
-        now,
-        input.userId ?? '',
-        JSON.stringify([...new Set(input.tags ?? [])]),
-        input.locale ?? '',
-        input.environment,
-      );
+      pipeline.eval(...this.registerCall(app, input, [...new Set(input.tags ?? [])], now));
     }
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
