@@ -14,8 +14,7 @@ import {
   campaignsQueueName,
   singleNotificationPriority,
 } from './campaign-job.ts';
-import { deliverJobId } from './names.ts';
-import { DeliverProducer, deliverBatchSize, deliverJobOptions } from './producer.ts';
+import { DeliverProducer } from './producer.ts';
 import {
   type AppTarget,
   type ValidCampaignSpec,
@@ -61,8 +60,6 @@ export interface DirectProducerOptions {
   maxCampaignTokens?: number;
 }
 
-/** Jobs per addBulk: one round trip per 100 batches (50k tokens) keeps each MULTI short. */
-const jobsPerBulk = 100;
 /** Tokens per RPUSH while storing an audience: big enough to amortise, small enough to stream. */
 export const audienceChunkSize = 5000;
 
@@ -143,33 +140,16 @@ export class DirectProducer {
       accepted: input.tokens.length,
     });
     try {
-      const queue = this.deliver.queueFor(input.app);
-      for (let first = 0; first < input.tokens.length; first += deliverBatchSize * jobsPerBulk) {
-        const jobs = [];
-        const end = Math.min(input.tokens.length, first + deliverBatchSize * jobsPerBulk);
-        for (let i = first; i < end; i += deliverBatchSize) {
-          const batchNo = i / deliverBatchSize;
-          jobs.push({
-            name: 'deliver',
-            data: {
-              app: input.app,
-              environment: input.environment,
-              notificationId: input.id,
-              prepared: input.prepared,
-              batchNo,
-              tokens: input.tokens.slice(i, Math.min(end, i + deliverBatchSize)),
-              attempt: 0,
-            },
-            opts: {
-              ...deliverJobOptions,
-              jobId: deliverJobId(input.id, batchNo, 0),
-              delay: input.delayMs || undefined,
-              priority: singleNotificationPriority,
-            },
-          });
-        }
-        await queue.addBulk(jobs);
-      }
+      await this.deliver.enqueue(
+        {
+          app: input.app,
+          environment: input.environment,
+          notificationId: input.id,
+          prepared: input.prepared,
+        },
+        input.tokens,
+        { delayMs: input.delayMs, priority: singleNotificationPriority },
+      );
     } catch (err) {
       await this.options.status.remove(input.id).catch(() => undefined);
       throw err;

@@ -15,6 +15,34 @@ export const deliverJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+export type DeliverBase = Omit<DeliverJobData, 'tokens' | 'attempt' | 'batchNo'>;
+
+/**
+ * The addBulk entry of one first-attempt deliver batch: the only place deliver jobs are shaped,
+ * so every producer (API, direct enqueue, campaign fan-out) gets the same deterministic id and
+ * options.
+ */
+export function deliverBatchJob(
+  base: DeliverBase,
+  batchNo: number,
+  tokens: string[],
+  options: { delayMs?: number | undefined; priority?: number | undefined } = {},
+) {
+  return {
+    name: 'deliver',
+    data: { ...base, batchNo, tokens, attempt: 0 } satisfies DeliverJobData,
+    opts: {
+      ...deliverJobOptions,
+      jobId: deliverJobId(base.notificationId, batchNo, 0),
+      delay: options.delayMs && options.delayMs > 0 ? Math.round(options.delayMs) : undefined,
+      priority: options.priority,
+    },
+  };
+}
+
+/** Jobs per addBulk: one round trip per 100 batches (50k tokens) keeps each MULTI short. */
+const jobsPerBulk = 100;
+
 /** Producer side of the deliver queues: one BullMQ Queue per app, created on first use. */
 export class DeliverProducer {
   private readonly queues = new Map<string, Queue<DeliverJobData>>();
@@ -36,27 +64,31 @@ export class DeliverProducer {
     return queue;
   }
 
-  /** Splits tokens into deliver batches and adds them atomically (one addBulk). */
+  /** Splits tokens into deliver batches and adds them, 100 batches per addBulk. */
   async enqueue(
-    base: Omit<DeliverJobData, 'tokens' | 'attempt' | 'batchNo'>,
+    base: DeliverBase,
     tokens: string[],
-    options: { delayMs?: number; priority?: number } = {},
+    options: { delayMs?: number | undefined; priority?: number | undefined } = {},
   ): Promise<number> {
-    const jobs = [];
-    for (let batchNo = 0, i = 0; i < tokens.length; batchNo++, i += deliverBatchSize) {
-      jobs.push({
-        name: 'deliver',
-        data: { ...base, batchNo, tokens: tokens.slice(i, i + deliverBatchSize), attempt: 0 },
-        opts: {
-          ...deliverJobOptions,
-          jobId: deliverJobId(base.notificationId, batchNo, 0),
-          delay: options.delayMs,
-          priority: options.priority,
-        },
-      });
+    const queue = this.queueFor(base.app);
+    let batches = 0;
+    for (let first = 0; first < tokens.length; first += deliverBatchSize * jobsPerBulk) {
+      const jobs = [];
+      const end = Math.min(tokens.length, first + deliverBatchSize * jobsPerBulk);
+      for (let i = first; i < end; i += deliverBatchSize) {
+        jobs.push(
+          deliverBatchJob(
+            base,
+            i / deliverBatchSize,
+            tokens.slice(i, Math.min(end, i + deliverBatchSize)),
+            options,
+          ),
+        );
+      }
+      await queue.addBulk(jobs);
+      batches += jobs.length;
     }
-    await this.queueFor(base.app).addBulk(jobs);
-    return jobs.length;
+    return batches;
   }
 
   async close(): Promise<void> {

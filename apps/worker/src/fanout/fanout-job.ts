@@ -1,9 +1,8 @@
 import {
   type CampaignJobData,
   type DeliverProducer,
+  deliverBatchJob,
   deliverBatchSize,
-  deliverJobId,
-  deliverJobOptions,
   type FanoutCursor,
 } from '@pushfleet/queue';
 import type { CampaignStore, DeviceRegistry, NotificationStatusStore } from '@pushfleet/store';
@@ -118,29 +117,22 @@ export async function processFanoutJob(
     const tokens = await ctx.campaigns.readTokens(id, cursor.offset, ctx.pageSize);
     if (tokens.length === 0) break; // the list went away (expired): nothing more to expand
     const now = Date.now();
+    const base = {
+      app: data.app,
+      environment: data.environment,
+      notificationId: id,
+      prepared: data.prepared,
+    };
     const jobs = [];
     for (let i = 0; i < tokens.length; i += deliverBatchSize) {
       const position = cursor.offset + i;
-      const batchNo = position / deliverBatchSize;
-      const delay = rate === undefined ? 0 : cursor.rateStartedAt! + (position / rate) * 1000 - now;
-      jobs.push({
-        name: 'deliver',
-        data: {
-          app: data.app,
-          environment: data.environment,
-          notificationId: id,
-          batchNo,
-          prepared: data.prepared,
-          tokens: tokens.slice(i, i + deliverBatchSize),
-          attempt: 0,
-        },
-        opts: {
-          ...deliverJobOptions,
-          jobId: deliverJobId(id, batchNo, 0),
+      const delayMs = rate === undefined ? 0 : cursor.rateStartedAt! + (position / rate) * 1000 - now;
+      jobs.push(
+        deliverBatchJob(base, position / deliverBatchSize, tokens.slice(i, i + deliverBatchSize), {
+          delayMs,
           priority: data.priority,
-          delay: delay > 0 ? Math.round(delay) : undefined,
-        },
-      });
+        }),
+      );
     }
     await queue.addBulk(jobs);
     cursor.offset += tokens.length;
