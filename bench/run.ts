@@ -66,7 +66,7 @@ if (!values.quick && wants('latency')) {
   const result = await latencyScenario(500, seconds, log);
   report.latency = result;
   log(
-    `latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered)`,
+    `latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered); first ${result.warmupSeconds} s (warm-up): p99 ${result.warmup.p99} ms, max ${result.warmup.max} ms`,
   );
 }
 

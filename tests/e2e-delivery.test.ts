@@ -38,6 +38,12 @@ async function status(id: string): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
+test('a started worker already holds its APNs connections, before any notification', async () => {
+  const stats = await stack.sim.control.stats();
+  assert.equal(stats.requests, 0);
+  assert.ok(stats.openConnections >= 1, `open connections: ${stats.openConnections}`);
+});
+
 test('api → Redis → worker → simulator delivers exactly the sent tokens, once each', async () => {
   const tokens = randomDeviceTokens(1200);
   const notification = { alert: { title: 'T', body: 'B' }, badge: 2, data: { orderId: 7 } };

@@ -1,20 +1,37 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { randomDeviceTokens, spawnRedisServer, startStack } from '@pushfleet/testkit';
+import { randomDeviceTokens, repoRoot, spawnRedisServer, startStack } from '@pushfleet/testkit';
 
-export interface LatencyResult {
-  rate: number;
-  seconds: number;
-  sent: number;
-  delivered: number;
+export interface LatencyPercentiles {
   p50: number;
   p90: number;
   p99: number;
   max: number;
 }
 
+export interface LatencyResult extends LatencyPercentiles {
+  rate: number;
+  seconds: number;
+  sent: number;
+  delivered: number;
+  /** The first `warmupSeconds` at the same rate, reported apart: a fresh fleet's JIT warm-up. */
+  warmupSeconds: number;
+  warmup: LatencyPercentiles;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function percentiles(latencies: number[]): LatencyPercentiles {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
 }
 
 function post(agent: Agent, url: URL, body: string): Promise<number> {
@@ -36,13 +53,17 @@ function post(agent: Agent, url: URL, body: string): Promise<number> {
 
 /**
  * Single notifications at a fixed rate through the API; latency = APNs (simulator) receipt time
- * minus the moment the API answered 202, per notification.
+ * minus the moment the API answered 202, per notification. The first `warmupSeconds` run at the
+ * same rate and are reported apart, as steady-state benchmarks do: a process's first seconds are
+ * spent compiling its hot paths.
  */
 export async function latencyScenario(
   rate: number,
   seconds: number,
   log: (line: string) => void,
+  warmupSeconds = 5,
 ): Promise<LatencyResult> {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
   const redis = await spawnRedisServer();
   const stack = await startStack({
     redisUrl: redis.url,
@@ -56,7 +77,8 @@ export async function latencyScenario(
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
     const url = new URL(`${stack.apiUrl}/v1/apps/${stack.appId}/notifications`);
-    const total = rate * seconds;
+    const warmupCount = rate * warmupSeconds;
+    const total = warmupCount + rate * seconds;
     const tokens = randomDeviceTokens(total);
     const acceptedAt = new Array<number>(total);
     const sends: Promise<void>[] = [];
@@ -78,6 +100,7 @@ export async function latencyScenario(
     await Promise.all(sends);
     log(`latency: sent ${total} in ${((Date.now() - start) / 1000).toFixed(1)} s; collecting receipts`);
     const latencies: number[] = [];
+    const warmup: number[] = [];
     for (let i = 0; i < total; i += 50) {
       const chunk = await Promise.all(
         tokens.slice(i, i + 50).map(async (token, j) => {
@@ -89,18 +112,18 @@ export async function latencyScenario(
           return undefined;
         }),
       );
-      for (const l of chunk) if (l !== undefined) latencies.push(Math.max(0, l));
+      chunk.forEach((l, j) => {
+        if (l !== undefined) (i + j < warmupCount ? warmup : latencies).push(Math.max(0, l));
+      });
     }
-    latencies.sort((a, b) => a - b);
     return {
       rate,
       seconds,
-      sent: total,
+      sent: total - warmupCount,
       delivered: latencies.length,
-      p50: percentile(latencies, 50),
-      p90: percentile(latencies, 90),
-      p99: percentile(latencies, 99),
-      max: latencies.at(-1) ?? Number.NaN,
+      ...percentiles(latencies),
+      warmupSeconds,
+      warmup: percentiles(warmup),
     };
   } finally {
     agent.destroy();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Http2Transport, type SendResult, type TransportTarget } from '@pushfleet/apns';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
-import { generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
+import { freePort, generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
 import { type RunningSimulator, startSimulator } from '../../apps/apns-sim/src/index.ts';
 
 const bundleId = 'com.example.transport';
@@ -64,6 +64,32 @@ test('starts each connection at one stream until SETTINGS arrive: nothing is ref
     );
   } finally {
     await transport.close();
+  }
+});
+
+test('warm() opens every connection of the pool before the first send, and never hangs', async () => {
+  const stats = () => control('/stats', undefined, 'GET') as Promise<{ requests: number; connections: number }>;
+  const before = await stats();
+  const transport = new Http2Transport(target({ connections: 2 }));
+  try {
+    await transport.warm();
+    const warmed = await stats();
+    assert.equal(warmed.connections - before.connections, 2, 'both connections are open');
+    assert.equal(warmed.requests, before.requests, 'warming sends no notification');
+    assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(20))), { accepted: 20 });
+    assert.equal((await stats()).connections, warmed.connections, 'the send used the warm connections');
+  } finally {
+    await transport.close();
+  }
+  // Nothing listens on that port: warm() settles, and sends fail as retryable.
+  const closedPort = await freePort();
+  const unreachable = new Http2Transport(target({ endpoint: { host: '127.0.0.1', port: closedPort } }));
+  try {
+    await unreachable.warm();
+    const [result] = await unreachable.send(prepared, randomDeviceTokens(1));
+    assert.equal(result?.kind, 'failed');
+  } finally {
+    await unreachable.close();
   }
 });
 

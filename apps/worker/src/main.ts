@@ -54,6 +54,11 @@ async function main(): Promise<void> {
     backoff: { baseMs: config.worker.retryBaseMs, maxMs: config.worker.retryMaxMs },
   };
 
+  // Connections are open before the first job arrives, so the first notifications are as fast as the rest.
+  for (const { app, environment, error } of await transports.warm(3000)) {
+    log.error({ err: error, app, environment }, 'cannot open APNs connections');
+  }
+
   // Every worker drains every app's queue, so apps never wait behind each other.
   const workers = apps.map(
     (app) =>

@@ -75,6 +75,31 @@ export class TransportRegistry {
     });
   }
 
+  /**
+   * Opens every configured app × environment's connections before the worker takes jobs, waiting
+   * at most `withinMs`: an unreachable APNs must not hold up start-up (sends reconnect anyway).
+   * Returns what could not be set up (e.g. an unreadable key file), for the log.
+   */
+  async warm(withinMs: number): Promise<{ app: string; environment: Environment; error: unknown }[]> {
+    const failed: { app: string; environment: Environment; error: unknown }[] = [];
+    const warming = Object.entries(this.config.apps).flatMap(([app, appConfig]) =>
+      appConfig.environments.map(async (environment) => {
+        try {
+          await this.get(app, environment).warm?.();
+        } catch (error) {
+          failed.push({ app, environment, error });
+        }
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, withinMs);
+    });
+    await Promise.race([Promise.all(warming), deadline]);
+    clearTimeout(timer);
+    return failed;
+  }
+
   inFlight(): { app: string; environment: string; value: number }[] {
     return [...this.transports].map(([key, transport]) => {
       const [app, environment] = key.split('/') as [string, string];

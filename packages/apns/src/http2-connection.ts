@@ -84,6 +84,7 @@ export class ApnsConnection {
   closed = false;
   /** Until the server's first SETTINGS arrive, assume APNs' initial limit of one stream. */
   private serverLimit = 1;
+  private settingsReceived = false;
   private goawayLastStreamId = Number.POSITIVE_INFINITY;
   private pingTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -98,6 +99,7 @@ export class ApnsConnection {
     this.session = connect(options.origin, { ...options.tls, settings: { enablePush: false } });
     this.session.on('remoteSettings', (settings) => {
       this.serverLimit = settings.maxConcurrentStreams ?? 1000;
+      this.settingsReceived = true;
       if (this.capacity() > 0) this.options.onSlotFree?.(this);
     });
     this.session.on('goaway', (_code, lastStreamId) => {
@@ -115,6 +117,19 @@ export class ApnsConnection {
     this.pingTimer.unref();
     this.sweepTimer = setInterval(() => this.cancelOverdue(), Math.min(1000, options.requestTimeoutMs));
     this.sweepTimer.unref();
+  }
+
+  /**
+   * Resolves once the server's SETTINGS have arrived (the connection can carry requests) or the
+   * connection has failed; signs the provider token meanwhile, so the first request pays for neither.
+   */
+  ready(): Promise<void> {
+    this.options.signer?.authorization();
+    if (this.settingsReceived || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.session.once('remoteSettings', () => resolve());
+      this.session.once('close', () => resolve());
+    });
   }
 
   capacity(): number {

@@ -222,6 +222,20 @@ export class Http2Transport implements PushTransport {
     this.events.onConnectionChange?.(this.slots.filter((c) => c && !c.closed).length);
   }
 
+  /**
+   * Opens every connection of the pool ahead of the first send: a worker's first notifications
+   * then skip the TLS handshake, the SETTINGS exchange and the JWT signature. Resolves when each
+   * connection is up or has failed (a failed one reconnects on first use, as always).
+   */
+  async warm(): Promise<void> {
+    const opening: Promise<void>[] = [];
+    for (let i = 0; i < this.slots.length; i++) {
+      const conn = this.slots[i] && !this.slots[i]!.closed ? this.slots[i] : this.reopen(i);
+      if (conn) opening.push(conn.ready());
+    }
+    await Promise.all(opening);
+  }
+
   /** Requests awaiting an answer across the pool's connections. */
   inFlight(): number {
     return this.slots.reduce((sum, c) => sum + (c && !c.closed ? c.inFlight : 0), 0);

@@ -21,6 +21,8 @@ export type SendResult =
 export interface PushTransport {
   /** Sends one prepared notification to each token; results are in token order. */
   send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
+  /** Opens the connections ahead of the first send, when the transport can. */
+  warm?(): Promise<void>;
   /** Requests awaiting an answer, when the transport can tell. */
   inFlight?(): number;
   close(): Promise<void>;
