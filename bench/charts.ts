@@ -48,6 +48,12 @@ interface TransportRow {
   cpuUsPerNotification: number;
 }
 
+interface E2eRun {
+  sink: string;
+  bare: { perSecond: number };
+  fleets: { workers: number; perSecond: number }[];
+}
+
 function main(): void {
   const file = process.argv[2] ?? `${repoRoot}/bench/results/all-latest.json`;
   const report = JSON.parse(readFileSync(file, 'utf8'));
@@ -75,9 +81,12 @@ function main(): void {
     );
   }
   if (report.e2e) {
-    const bars: Bar[] = [{ label: 'bare node-apn loop', value: report.e2e.bare.perSecond }];
-    for (const fleet of report.e2e.fleets)
-      bars.push({ label: `pushfleet, ${fleet.workers} worker(s)`, value: fleet.perSecond });
+    const bars: Bar[] = [];
+    for (const run of report.e2e.runs as E2eRun[]) {
+      bars.push({ label: `bare node-apn → ${run.sink}`, value: run.bare.perSecond });
+      for (const fleet of run.fleets)
+        bars.push({ label: `pushfleet ×${fleet.workers} → ${run.sink}`, value: fleet.perSecond });
+    }
     writeFileSync(
       `${out}/e2e-throughput.svg`,
       barChart(`e2e: campaign of ${report.e2e.count.toLocaleString('en-US')} tokens`, '/s', bars),

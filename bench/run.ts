@@ -1,4 +1,5 @@
 // `npm run bench -- --scenario transport|e2e|latency|enqueue|all [--count N] [--json] [--quick]`
+// e2e: [--workers 1,2] [--sinks sim,nginx] [--profile DIR]
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     workers: { type: 'string', default: '1,2' },
     profile: { type: 'string' },
+    sinks: { type: 'string' },
   },
 });
 const wants = (name: string) => values.scenario === name || values.scenario === 'all';
@@ -49,7 +51,13 @@ if (values.quick || wants('transport')) {
 if (values.quick || wants('e2e')) {
   const count = Number(values.count ?? (values.quick ? 50_000 : 1_000_000));
   const workers = values.quick ? [1] : values.workers.split(',').map(Number);
-  report.e2e = await e2eScenario(count, workers, log, values.profile ? { profileDir: values.profile } : {});
+  report.e2e = await e2eScenario(count, workers, log, {
+    ...(values.profile && { profileDir: values.profile }),
+    ...(values.quick && { sinks: ['apns-sim fast'] }),
+    ...(values.sinks && {
+      sinks: values.sinks.split(',').map((s) => (s === 'nginx' ? 'nginx' : 'apns-sim fast')),
+    }),
+  });
 }
 
 if (!values.quick && wants('enqueue')) {

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startSimulatorProcess, waitFor } from '@pushfleet/testkit';
+import { createInterface } from 'node:readline';
+import { freePort, repoRoot, startSimulatorProcess, waitFor } from '@pushfleet/testkit';
 import { createCertificateAuthority, createServerCertificate } from '../../apps/apns-sim/src/tls-material.ts';
 import { benchTokens } from './bench-tokens.ts';
 
@@ -15,6 +16,13 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
+/** nginx as bench/install-tools.sh unpacks it into .tools/, else one on the PATH. */
+export function nginxBinary(): string | undefined {
+  const unpacked = join(repoRoot, '.tools', 'nginx', 'usr', 'sbin', 'nginx');
+  if (existsSync(unpacked)) return unpacked;
+  return hasCommand('nginx') ? 'nginx' : undefined;
+}
+
 export function hasCommand(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
@@ -22,6 +30,20 @@ export function hasCommand(command: string): boolean {
   } catch {
     return false;
   }
+}
+
+function waitForPort(port: number, what: string): Promise<unknown> {
+  return waitFor(
+    `${what} on ${port}`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.on('error', () => resolve(false));
+      }),
+  );
 }
 
 /** The simulator in fast mode: always 200, no parsing — the benchmark sink. */
@@ -66,17 +88,7 @@ export async function nghttpdSink(): Promise<Sink | undefined> {
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor(
-    `nghttpd on ${port}`,
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      }),
-  );
+  await waitForPort(port, 'nghttpd');
   return {
     name: 'nghttpd',
     port,
@@ -85,6 +97,83 @@ export async function nghttpdSink(): Promise<Sink | undefined> {
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CountingSink extends Sink {
+  /** Stops the sink and counts what it answered 200, from its access log. */
+  stopAndCount(): Promise<{ accepted: number; distinctTokens: number }>;
+}
+
+/**
+ * nginx (C, one worker process) over TLS answering 200 to every POST, logging each request's
+ * path: a sink about ten times cheaper than the simulator that still counts, token by token,
+ * what it accepted — so a campaign of random tokens can be checked for exactly-once delivery.
+ */
+export async function nginxSink(): Promise<CountingSink | undefined> {
+  const binary = nginxBinary();
+  if (!binary) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'pushfleet-nginx-'));
+  const ca = createCertificateAuthority();
+  const server = createServerCertificate(ca);
+  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+  writeFileSync(join(dir, 'cert.pem'), server.certPem);
+  writeFileSync(join(dir, 'key.pem'), server.keyPem);
+  const port = await freePort();
+  const accessLog = join(dir, 'access.log');
+  const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`;
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    [
+      'worker_processes 1; daemon off; master_process off;',
+      `error_log stderr warn; pid ${join(dir, 'nginx.pid')};`,
+      'events { worker_connections 1024; }',
+      'http {',
+      "  log_format tokens '$uri $status';",
+      `  access_log ${accessLog} tokens buffer=256k;`,
+      `  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join(' ')}`,
+      // APNs keeps a connection for as long as the provider wants: no request cap, no idle close.
+      '  keepalive_requests 1000000000; keepalive_timeout 600s;',
+      '  server {',
+      `    listen 127.0.0.1:${port} ssl http2;`,
+      `    ssl_certificate ${join(dir, 'cert.pem')}; ssl_certificate_key ${join(dir, 'key.pem')};`,
+      '    http2_max_concurrent_streams 1000;',
+      '    location / { return 200; }',
+      '  }',
+      '}',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForPort(port, 'nginx');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT'); // flushes the log
+    await exited;
+  };
+  return {
+    name: 'nginx',
+    port,
+    caFile: join(dir, 'ca.pem'),
+    pid: child.pid!,
+    async stopAndCount() {
+      await stop();
+      const tokens = new Set<string>();
+      let accepted = 0;
+      const lines = createInterface({ input: createReadStream(accessLog) });
+      for await (const line of lines) {
+        const [path, status] = line.split(' ');
+        if (status !== '200' || !path?.startsWith('/3/device/')) continue;
+        accepted++;
+        tokens.add(path.slice('/3/device/'.length));
+      }
+      return { accepted, distinctTokens: tokens.size };
+    },
+    stop: async () => {
+      await stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -19,7 +19,7 @@ import {
 } from '@pushfleet/testkit';
 import { Redis } from 'ioredis';
 import { peakRssBytes, processCpuMicros } from '../lib/proc-stats.ts';
-import { simulatorSink } from '../lib/sinks.ts';
+import { nginxBinary, nginxSink, simulatorSink } from '../lib/sinks.ts';
 import { runContender } from './transport.ts';
 
 async function queueCampaign(
@@ -53,16 +53,25 @@ async function queueCampaign(
   return { ids, bytesPerQueuedToken: (memoryAfter - memoryBefore) / count };
 }
 
-async function runFleet(workers: number, count: number, options: E2eOptions) {
+export type E2eSinkName = 'apns-sim fast' | 'nginx';
+
+async function runFleet(workers: number, count: number, sinkName: E2eSinkName, options: E2eOptions) {
   const redisServer = await spawnRedisServer();
   const redis = new Redis(redisServer.url);
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
+  // The stack always starts a simulator; with nginx as the sink it stays idle.
+  const sink = sinkName === 'nginx' ? await nginxSink() : undefined;
   const stack = await startStack({
     redisUrl: redisServer.url,
     prefix,
     apps: [],
     simulatorArgs: ['--mode', 'fast'],
-    config: { worker: { concurrency: 8 } },
+    config: {
+      worker: { concurrency: 8 },
+      ...(sink && {
+        apps: { demo: { endpoint: { host: '127.0.0.1', port: sink.port, caFile: sink.caFile } } },
+      }),
+    },
     compiled: true,
   });
   try {
@@ -70,7 +79,10 @@ async function runFleet(workers: number, count: number, options: E2eOptions) {
     const { ids, bytesPerQueuedToken } = await queueCampaign(redis, prefix, stack.appId, 'sandbox', count);
     const queueSeconds = (Date.now() - queuedAt) / 1000;
     const statuses = new NotificationStatusStore(redis, prefix);
-    const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+    const nodeArgs = [
+      ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+      ...(process.env.PF_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ];
     const procs = await Promise.all(
       Array.from({ length: workers }, () => stack.spawn('worker', { nodeArgs })),
     );
@@ -90,13 +102,23 @@ async function runFleet(workers: number, count: number, options: E2eOptions) {
     const all = await Promise.all(ids.map((id) => statuses.get(id)));
     const finishedAt = Math.max(...all.map((s) => Date.parse(s!.finishedAt!)));
     const delivered = all.reduce((sum, s) => sum + s!.delivered, 0);
-    const simStats = await stack.sim.control.stats();
+    // Exactly once, from the sink's own counts: every token accepted, none twice.
+    const counted = sink
+      ? await sink.stopAndCount()
+      : await stack.sim.control.deliveriesSummary().then((d) => ({
+          accepted: d.deliveries,
+          distinctTokens: d.tokens,
+        }));
     const seconds = (finishedAt - t0) / 1000;
     return {
       workers,
+      sink: sinkName,
       delivered,
-      simulatorAccepted: simStats.accepted,
-      exactlyOnce: delivered === count && simStats.accepted === count,
+      sinkAccepted: counted.accepted,
+      // The fast simulator counts requests only; nginx's log also tells distinct tokens apart.
+      sinkDistinctTokens: counted.distinctTokens,
+      exactlyOnce:
+        delivered === count && counted.accepted === count && (counted.distinctTokens ?? count) === count,
       seconds,
       perSecond: delivered / seconds,
       workerCpuUsPerNotification: cpu.reduce((a, b) => a + b, 0) / delivered,
@@ -107,13 +129,15 @@ async function runFleet(workers: number, count: number, options: E2eOptions) {
   } finally {
     redis.disconnect();
     await stack.stop();
+    await sink?.stop();
     await redisServer.stop();
   }
 }
 
 /** The loop a typical app server runs (bench/lib/contender.ts node-apn) to the same kind of sink. */
-async function runBare(count: number) {
-  const sink = await simulatorSink();
+async function runBare(count: number, sinkName: E2eSinkName) {
+  const sink = sinkName === 'nginx' ? await nginxSink() : await simulatorSink();
+  if (!sink) throw new Error('nginx is not installed: bash bench/install-tools.sh');
   const dir = mkdtempSync(join(tmpdir(), 'pushfleet-bare-'));
   const key = generateProviderKey();
   const keyFile = join(dir, 'AuthKey.p8');
@@ -129,6 +153,8 @@ async function runBare(count: number) {
 export interface E2eOptions {
   /** Write a V8 CPU profile of each worker here. */
   profileDir?: string;
+  /** Sinks to run against (default: the simulator, then nghttpd when installed). */
+  sinks?: E2eSinkName[];
 }
 
 export async function e2eScenario(
@@ -138,20 +164,26 @@ export async function e2eScenario(
   options: E2eOptions = {},
 ) {
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
-  log(`e2e: ${count} tokens; the bare node-apn loop first`);
-  const bare = await runBare(count);
-  log(
-    `e2e bare node-apn: ${Math.round(bare.perSecond)}/s, ${bare.cpuUsPerNotification.toFixed(1)} CPU-µs/notification`,
-  );
-  const fleets = [];
-  for (const w of workerCounts) {
-    const result = await runFleet(w, count, options);
-    fleets.push({ ...result, ratioToNodeApn: result.perSecond / bare.perSecond });
+  const sinks = options.sinks ?? ['apns-sim fast', ...(nginxBinary() ? (['nginx'] as const) : [])];
+  const runs = [];
+  for (const sink of sinks) {
+    log(`e2e: ${count} tokens to ${sink}; the bare node-apn loop first`);
+    const bare = await runBare(count, sink);
     log(
-      `e2e pushfleet ${w} worker(s): ${Math.round(result.perSecond)}/s (${(result.perSecond / bare.perSecond).toFixed(2)}× bare), ` +
-        `${result.workerCpuUsPerNotification.toFixed(1)} CPU-µs/notification, peak RSS ${(result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MB, ` +
-        `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}`,
+      `e2e bare node-apn → ${sink}: ${Math.round(bare.perSecond)}/s, ${bare.cpuUsPerNotification.toFixed(1)} CPU-µs/notification`,
     );
+    const fleets = [];
+    for (const w of workerCounts) {
+      const result = await runFleet(w, count, sink, options);
+      const ratioToOneWorker: number = fleets[0] ? result.perSecond / fleets[0].perSecond : 1;
+      fleets.push({ ...result, ratioToNodeApn: result.perSecond / bare.perSecond, ratioToOneWorker });
+      log(
+        `e2e pushfleet ${w} worker(s) → ${sink}: ${Math.round(result.perSecond)}/s (${(result.perSecond / bare.perSecond).toFixed(2)}× bare, ${ratioToOneWorker.toFixed(2)}× 1 worker), ` +
+          `${result.workerCpuUsPerNotification.toFixed(1)} CPU-µs/notification, peak RSS ${(result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MB, ` +
+          `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}`,
+      );
+    }
+    runs.push({ sink, bare, fleets });
   }
-  return { count, bare, fleets };
+  return { count, runs };
 }

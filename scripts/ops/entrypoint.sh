@@ -41,11 +41,26 @@ if [ -z "$runtime" ]; then
   if [ -f dist/worker.mjs ]; then runtime=dist; else runtime=source; fi
 fi
 
+# PUSHFLEET_ENTRYPOINT_NODE_ARGS: extra node flags (e.g. --cpu-prof), placed before the app's own.
+node_args="${PUSHFLEET_ENTRYPOINT_NODE_ARGS:-}"
+unset PUSHFLEET_ENTRYPOINT_NODE_ARGS
+
+# V8 flags per process, chosen by measurement (BENCHMARKS.md, "Worker memory"). A worker's
+# in-flight HTTP/2 streams live about as long as a scavenge cycle of V8's default 16 MB
+# semi-spaces, so most survive one and are copied; 2 MB semi-spaces cost no CPU per notification
+# and keep a worker under a full campaign ~35 MB smaller.
+v8_flags() {
+  case "$1" in
+    worker) echo "--max-semi-space-size=2" ;;
+  esac
+}
+
 app_command() {
+  flags="$(v8_flags "$1") $node_args"
   if [ "$runtime" = "dist" ]; then
-    echo "node dist/$1.mjs"
+    echo "node $flags dist/$1.mjs"
   else
-    echo "node --import tsx apps/$1/src/main.ts"
+    echo "node $flags --import tsx apps/$1/src/main.ts"
   fi
 }
 

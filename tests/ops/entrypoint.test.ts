@@ -90,10 +90,29 @@ test('dry run maps every command to its process', () => {
       env: { ...process.env, PUSHFLEET_ENTRYPOINT_DRY_RUN: '1', PUSHFLEET_ENTRYPOINT_RUNTIME: runtime },
     });
   const dry = (...args: string[]) => dryWith('source', ...args);
-  for (const app of ['api', 'worker', 'scheduler', 'cli']) {
+  for (const app of ['api', 'scheduler', 'cli']) {
     assert.equal(dry(app, '--x').stdout.trim(), `node --import tsx apps/${app}/src/main.ts --x`);
     assert.equal(dryWith('dist', app, '--x').stdout.trim(), `node dist/${app}.mjs --x`);
   }
+  // The worker runs with small V8 semi-spaces (see the entrypoint and BENCHMARKS.md).
+  assert.equal(
+    dryWith('dist', 'worker', '--x').stdout.trim(),
+    'node --max-semi-space-size=2 dist/worker.mjs --x',
+  );
+  assert.equal(
+    dry('worker').stdout.trim(),
+    'node --max-semi-space-size=2 --import tsx apps/worker/src/main.ts',
+  );
+  const withNodeArgs = spawnSync('sh', [entrypoint, 'api'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      PUSHFLEET_ENTRYPOINT_DRY_RUN: '1',
+      PUSHFLEET_ENTRYPOINT_RUNTIME: 'dist',
+      PUSHFLEET_ENTRYPOINT_NODE_ARGS: '--cpu-prof --cpu-prof-dir=/tmp/p',
+    },
+  });
+  assert.equal(withNodeArgs.stdout.trim(), 'node --cpu-prof --cpu-prof-dir=/tmp/p dist/api.mjs');
   assert.equal(
     dryWith('dist', 'apns-sim').stdout.trim(),
     'node dist/apns-sim.mjs --host 0.0.0.0 --port 8443 --control-port 8444',

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -16,7 +17,6 @@ export interface AppProcess {
   kill(): Promise<void>;
 }
 
-/** Runs one of the fleet's apps as a real process, as in production, with the given environment. */
 /**
  * The parent's environment minus PUSHFLEET_* variables: those are config overrides, and an app
  * under test must get only the config its test gives it.
@@ -32,11 +32,18 @@ export interface SpawnOptions {
   compiled?: boolean;
 }
 
+/** Runs one of the fleet's apps as a real process, as in production, with the given environment. */
 export function spawnApp(name: AppName, env: Record<string, string>, options: SpawnOptions = {}): AppProcess {
-  const entry = options.compiled ? [`dist/${name}.mjs`] : ['--import', 'tsx', `apps/${name}/src/main.ts`];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
+  // Through the image's entrypoint, which execs node with the same flags as in production.
+  const child = spawn('sh', [join(repoRoot, 'scripts', 'ops', 'entrypoint.sh'), name], {
     cwd: repoRoot,
-    env: { ...inheritedEnv(), ...env },
+    env: {
+      ...inheritedEnv(),
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
+      ...env,
+      PUSHFLEET_ENTRYPOINT_RUNTIME: options.compiled ? 'dist' : 'source',
+      ...(options.nodeArgs && { PUSHFLEET_ENTRYPOINT_NODE_ARGS: options.nodeArgs.join(' ') }),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: string[] = [];

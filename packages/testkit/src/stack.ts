@@ -41,7 +41,7 @@ export interface Stack {
   /** Ports of each first process's /metrics, /healthz and /readyz (the api serves them on apiUrl). */
   opsPorts: Record<AppName, number>;
   /** Starts another process of the fleet (e.g. a second worker) with the same config. */
-  spawn(name: AppName, options?: SpawnOptions): Promise<AppProcess>;
+  spawn(name: AppName, options?: SpawnOptions): Promise<AppProcess & { opsPort: number }>;
   stop(): Promise<void>;
 }
 
@@ -144,9 +144,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     processes,
     opsPorts: ports,
     async spawn(name, spawnOptions) {
-      const proc = await spawnOne(name, await freePort(), spawnOptions);
+      const opsPort = await freePort();
+      const proc = await spawnOne(name, opsPort, spawnOptions);
       extra.push(proc);
-      return proc;
+      return Object.assign(proc, { opsPort });
     },
     async stop() {
       await Promise.allSettled([...processes.values(), ...extra].map((p) => p.stop()));
