@@ -68,7 +68,8 @@ test('starts each connection at one stream until SETTINGS arrive: nothing is ref
 });
 
 test('warm() opens every connection of the pool before the first send, and never hangs', async () => {
-  const stats = () => control('/stats', undefined, 'GET') as Promise<{ requests: number; connections: number }>;
+  const stats = () =>
+    control('/stats', undefined, 'GET') as Promise<{ requests: number; connections: number }>;
   const before = await stats();
   const transport = new Http2Transport(target({ connections: 2 }));
   try {
