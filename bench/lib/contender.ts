@@ -32,15 +32,20 @@ const prepared = prepareNotification(
 /** Sends `tokens` once; resolves to how many APNs accepted. */
 type SendBatch = () => Promise<number>;
 
-function pushfleet(): { send: SendBatch; close: () => Promise<void> } {
-  const transport = new Http2Transport({
-    environment: 'sandbox',
-    credentials: { type: 'token', keyPem, keyId, teamId },
-    endpoint: { host: '127.0.0.1', port: Number(port), caPem },
-    connections: 1,
-    maxInFlightPerConnection: 1000,
-    requestTimeoutMs: 10_000,
-  });
+/** Pushfleet's transport as the worker uses it, on its own HTTP/2 client or on node:http2. */
+function pushfleet(client: 'lean' | 'node-http2' = 'lean'): { send: SendBatch; close: () => Promise<void> } {
+  const transport = new Http2Transport(
+    {
+      environment: 'sandbox',
+      credentials: { type: 'token', keyPem, keyId, teamId },
+      endpoint: { host: '127.0.0.1', port: Number(port), caPem },
+      connections: 1,
+      maxInFlightPerConnection: 1000,
+      requestTimeoutMs: 10_000,
+    },
+    {},
+    { client },
+  );
   return {
     send: async () => (await transport.send(prepared, tokens)).filter((r) => r.kind === 'accepted').length,
     close: () => transport.close(),
@@ -92,7 +97,12 @@ function plainHttp2(): { send: SendBatch; close: () => Promise<void> } {
   };
 }
 
-const contenders = { pushfleet, 'node-apn': bareNodeApn, 'node-http2': plainHttp2 } as const;
+const contenders = {
+  pushfleet: () => pushfleet('lean'),
+  'pushfleet on node:http2': () => pushfleet('node-http2'),
+  'node-apn': bareNodeApn,
+  'node-http2': plainHttp2,
+} as const;
 const contender = contenders[name as keyof typeof contenders]();
 await contender.send(); // connect and warm up
 const cpu0 = process.cpuUsage();

@@ -87,7 +87,11 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
       Array.from({ length: workers }, () => stack.spawn('worker', { nodeArgs })),
     );
     const pids = procs.map((p) => p.process.pid!);
+    // Where the two cores went: the workers, Redis and the sink, over the same interval.
+    const redisPid = Number((await redis.info('server')).match(/process_id:(\d+)/)![1]);
+    const sinkPid = sink?.pid ?? stack.sim.process.pid!;
     const cpu0 = pids.map(processCpuMicros);
+    const others0 = [redisPid, sinkPid].map(processCpuMicros);
     const t0 = Date.now();
     await waitFor(
       'campaign done',
@@ -98,6 +102,7 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
       { timeoutMs: 600_000, intervalMs: 100 },
     );
     const cpu = pids.map((pid, i) => processCpuMicros(pid) - cpu0[i]!);
+    const [redisCpu, sinkCpu] = [redisPid, sinkPid].map((pid, i) => processCpuMicros(pid) - others0[i]!);
     const rss = Math.max(...pids.map(peakRssBytes));
     const all = await Promise.all(ids.map((id) => statuses.get(id)));
     const finishedAt = Math.max(...all.map((s) => Date.parse(s!.finishedAt!)));
@@ -122,6 +127,12 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
       seconds,
       perSecond: delivered / seconds,
       workerCpuUsPerNotification: cpu.reduce((a, b) => a + b, 0) / delivered,
+      /** Cores busy on average while the campaign drained, per process kind. */
+      coresBusy: {
+        workers: cpu.reduce((a, b) => a + b, 0) / 1e6 / seconds,
+        redis: redisCpu! / 1e6 / seconds,
+        sink: sinkCpu! / 1e6 / seconds,
+      },
       workerPeakRssBytes: rss,
       redisBytesPerQueuedToken: bytesPerQueuedToken,
       directEnqueueSeconds: queueSeconds,
@@ -180,7 +191,8 @@ export async function e2eScenario(
       log(
         `e2e pushfleet ${w} worker(s) → ${sink}: ${Math.round(result.perSecond)}/s (${(result.perSecond / bare.perSecond).toFixed(2)}× bare, ${ratioToOneWorker.toFixed(2)}× 1 worker), ` +
           `${result.workerCpuUsPerNotification.toFixed(1)} CPU-µs/notification, peak RSS ${(result.workerPeakRssBytes / 2 ** 20).toFixed(0)} MB, ` +
-          `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}`,
+          `Redis ${result.redisBytesPerQueuedToken.toFixed(0)} B/queued token, exactly once: ${result.exactlyOnce}; ` +
+          `cores busy: workers ${result.coresBusy.workers.toFixed(2)}, Redis ${result.coresBusy.redis.toFixed(2)}, sink ${result.coresBusy.sink.toFixed(2)}`,
       );
     }
     runs.push({ sink, bare, fleets });

@@ -7,7 +7,7 @@ import { generateProviderKey, repoRoot } from '@pushfleet/testkit';
 import { benchTokens, benchTopic } from '../lib/bench-tokens.ts';
 import { hasCommand, nghttpdSink, type Sink, simulatorSink } from '../lib/sinks.ts';
 
-export const contenders = ['pushfleet', 'node-apn', 'node-http2'] as const;
+export const contenders = ['pushfleet', 'pushfleet on node:http2', 'node-apn', 'node-http2'] as const;
 
 export interface ContenderResult {
   name: string;

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Http2Transport, type SendResult, type TransportTarget } from '@pushfleet/apns';
+import {
+  Http2Transport,
+  type Http2TransportOptions,
+  type SendResult,
+  type TransportEvents,
+  type TransportTarget,
+} from '@pushfleet/apns';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
 import { freePort, generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
 import { type RunningSimulator, startSimulator } from '../../apps/apns-sim/src/index.ts';
@@ -45,15 +51,32 @@ function target(overrides: Partial<TransportTarget> = {}): TransportTarget {
   };
 }
 
+// Every test runs on both HTTP/2 clients under the transport: Pushfleet's own and node:http2.
+const clients = ['lean', 'node-http2'] as const;
+let client: (typeof clients)[number] = 'lean';
+
+function clientTest(name: string, fn: () => Promise<void>): void {
+  for (const each of clients) {
+    test(`${name} [${each}]`, async () => {
+      client = each;
+      await fn();
+    });
+  }
+}
+
+function newTransport(t: TransportTarget, events: TransportEvents = {}, options: Http2TransportOptions = {}) {
+  return new Http2Transport(t, events, { ...options, client });
+}
+
 const kinds = (results: SendResult[]) =>
   results.reduce<Record<string, number>>((acc, r) => {
     acc[r.kind] = (acc[r.kind] ?? 0) + 1;
     return acc;
   }, {});
 
-test('starts each connection at one stream until SETTINGS arrive: nothing is refused', async () => {
+clientTest('starts each connection at one stream until SETTINGS arrive: nothing is refused', async () => {
   const outcomes: string[] = [];
-  const transport = new Http2Transport(target(), { onRequest: (_s, result) => outcomes.push(result.kind) });
+  const transport = newTransport(target(), { onRequest: (_s, result) => outcomes.push(result.kind) });
   try {
     const results = await transport.send(prepared, randomDeviceTokens(500));
     assert.deepEqual(kinds(results), { accepted: 500 });
@@ -67,11 +90,11 @@ test('starts each connection at one stream until SETTINGS arrive: nothing is ref
   }
 });
 
-test('warm() opens every connection of the pool before the first send, and never hangs', async () => {
+clientTest('warm() opens every connection of the pool before the first send, and never hangs', async () => {
   const stats = () =>
     control('/stats', undefined, 'GET') as Promise<{ requests: number; connections: number }>;
   const before = await stats();
-  const transport = new Http2Transport(target({ connections: 2 }));
+  const transport = newTransport(target({ connections: 2 }));
   try {
     await transport.warm();
     const warmed = await stats();
@@ -84,7 +107,7 @@ test('warm() opens every connection of the pool before the first send, and never
   }
   // Nothing listens on that port: warm() settles, and sends fail as retryable.
   const closedPort = await freePort();
-  const unreachable = new Http2Transport(target({ endpoint: { host: '127.0.0.1', port: closedPort } }));
+  const unreachable = newTransport(target({ endpoint: { host: '127.0.0.1', port: closedPort } }));
   try {
     await unreachable.warm();
     const [result] = await unreachable.send(prepared, randomDeviceTokens(1));
@@ -94,8 +117,8 @@ test('warm() opens every connection of the pool before the first send, and never
   }
 });
 
-test('passes Retry-After and the 410 timestamp through as values', async () => {
-  const transport = new Http2Transport(target());
+clientTest('passes Retry-After and the 410 timestamp through as values', async () => {
+  const transport = newTransport(target());
   const [a, b] = randomDeviceTokens(2);
   await control('/faults', { token: a, status: 429, reason: 'TooManyRequests', retryAfter: 7, count: 1 });
   await control('/devices/unregister', { token: b, topic: bundleId, timestamp: 1_600_000_000_000 });
@@ -114,9 +137,9 @@ test('passes Retry-After and the 410 timestamp through as values', async () => {
   }
 });
 
-test('a reset connection fails its in-flight sends as retryable, then reconnects', async () => {
+clientTest('a reset connection fails its in-flight sends as retryable, then reconnects', async () => {
   let reconnects = 0;
-  const transport = new Http2Transport(target({ connections: 1 }), { onReconnect: () => reconnects++ });
+  const transport = newTransport(target({ connections: 1 }), { onReconnect: () => reconnects++ });
   try {
     assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(10))), { accepted: 10 });
     await control('/faults', { reset: 'connection', count: 1 });
@@ -131,8 +154,8 @@ test('a reset connection fails its in-flight sends as retryable, then reconnects
   }
 });
 
-test('a request with no answer times out as a retryable failure', async () => {
-  const transport = new Http2Transport(target({ requestTimeoutMs: 300 }));
+clientTest('a request with no answer times out as a retryable failure', async () => {
+  const transport = newTransport(target({ requestTimeoutMs: 300 }));
   const [slow] = randomDeviceTokens(1);
   await control('/faults', { token: slow, latencyMs: 3000, count: 1 });
   try {
@@ -146,27 +169,30 @@ test('a request with no answer times out as a retryable failure', async () => {
   }
 });
 
-test('JWT: reused under 20 min, refreshed at 50 min and after ExpiredProviderToken, never too often', async () => {
-  let refreshes = 0;
-  const transport = new Http2Transport(
-    target({ connections: 1 }),
-    { onTokenRefresh: () => refreshes++ },
-    { clock },
-  );
-  try {
-    offsetMs = 0;
-    assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
-    offsetMs = 25 * 60_000;
-    assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
-    offsetMs = 51 * 60_000; // proactive refresh: a new token on the same connection, 51 min later
-    assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
-    const stats = (await (await fetch(`http://127.0.0.1:${sim.controlPort}/stats`)).json()) as {
-      rejected: Record<string, number>;
-    };
-    assert.equal(stats.rejected.TooManyProviderTokenUpdates ?? 0, 0);
-    assert.equal(refreshes, 0, 'proactive refreshes are not "expired" refreshes');
-  } finally {
-    await transport.close();
-    offsetMs = 0;
-  }
-});
+clientTest(
+  'JWT: reused under 20 min, refreshed at 50 min and after ExpiredProviderToken, never too often',
+  async () => {
+    let refreshes = 0;
+    const transport = newTransport(
+      target({ connections: 1 }),
+      { onTokenRefresh: () => refreshes++ },
+      { clock },
+    );
+    try {
+      offsetMs = 0;
+      assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
+      offsetMs = 25 * 60_000;
+      assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
+      offsetMs = 51 * 60_000; // proactive refresh: a new token on the same connection, 51 min later
+      assert.deepEqual(kinds(await transport.send(prepared, randomDeviceTokens(5))), { accepted: 5 });
+      const stats = (await (await fetch(`http://127.0.0.1:${sim.controlPort}/stats`)).json()) as {
+        rejected: Record<string, number>;
+      };
+      assert.equal(stats.rejected.TooManyProviderTokenUpdates ?? 0, 0);
+      assert.equal(refreshes, 0, 'proactive refreshes are not "expired" refreshes');
+    } finally {
+      await transport.close();
+      offsetMs = 0;
+    }
+  },
+);

@@ -67,12 +67,18 @@ export class TransportRegistry {
     if (this.config.worker.transport === 'node-apn') return createNodeApnTransport(target);
     const labels = { app, environment: target.environment };
     const m = this.metrics;
-    return new Http2Transport(target, {
-      onConnectionChange: (open) => m.connections.set(labels, open),
-      onReconnect: () => m.reconnects.inc(labels),
-      onRequest: (seconds) => m.apnsRequestDuration.observe(labels, seconds),
-      onTokenRefresh: () => m.jwtRefreshes.inc(labels),
-    });
+    // One child per label set: a lookup per request instead of hashing the labels each time.
+    const requestDuration = m.apnsRequestDuration.labels(labels);
+    return new Http2Transport(
+      target,
+      {
+        onConnectionChange: (open) => m.connections.set(labels, open),
+        onReconnect: () => m.reconnects.inc(labels),
+        onRequest: (seconds) => requestDuration.observe(seconds),
+        onTokenRefresh: () => m.jwtRefreshes.inc(labels),
+      },
+      { client: this.config.worker.transport === 'node-http2' ? 'node-http2' : 'lean' },
+    );
   }
 
   /**

@@ -14,9 +14,23 @@ const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
 /** A send that never reached APNs' processing: safe to send again at once, elsewhere. */
 export type StreamResult = SendResult | { kind: 'not-processed'; error: string };
 
+/** What the transport needs of one connection; `ApnsConnection` (node:http2) and `LeanConnection` provide it. */
+export interface ApnsStreamConnection {
+  inFlight: number;
+  /** Slots promised to callers that will call send() shortly (see Http2Transport.take). */
+  reserved: number;
+  readonly closed: boolean;
+  /** Resolves once the connection can carry requests, or has failed. */
+  ready(): Promise<void>;
+  capacity(): number;
+  /** Sends on a reserved slot; calls `done` exactly once. */
+  send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void;
+  close(): Promise<void>;
+}
+
 export interface ConnectionEvents {
-  onClose?(conn: ApnsConnection, reason: string): void;
-  onSlotFree?(conn: ApnsConnection): void;
+  onClose?(conn: ApnsStreamConnection, reason: string): void;
+  onSlotFree?(conn: ApnsStreamConnection): void;
   onRequestDone?(seconds: number, result: StreamResult): void;
   onTokenRefresh?(): void;
 }
@@ -32,6 +46,28 @@ export interface ConnectionOptions extends ConnectionEvents {
 }
 
 const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
+
+/** An APNs error answer: the reason and 410 timestamp from its JSON body, Retry-After as a number. */
+export function rejectionResult(
+  status: number,
+  body: Buffer,
+  retryAfterHeader: unknown,
+): Extract<SendResult, { kind: 'rejected' }> {
+  let reason = `HTTP${status}`;
+  let timestamp: number | undefined;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { reason?: string; timestamp?: number };
+    if (parsed.reason) reason = parsed.reason;
+    if (parsed.timestamp !== undefined) timestamp = Number(parsed.timestamp);
+  } catch {
+    // A body that is not JSON keeps the HTTP status as its reason.
+  }
+  const result: Extract<SendResult, { kind: 'rejected' }> = { kind: 'rejected', status, reason };
+  if (timestamp !== undefined) result.invalidAt = timestamp;
+  const retryAfter = Number(retryAfterHeader);
+  if (retryAfterHeader !== undefined && Number.isFinite(retryAfter)) result.retryAfter = retryAfter;
+  return result;
+}
 
 /** The 'close' handler decides a failed stream's outcome; errors need a listener, nothing more. */
 function ignoreStreamError(): void {}
@@ -76,7 +112,7 @@ function bodyOf(prepared: PreparedNotification): Buffer {
  * its own cap and the server's SETTINGS_MAX_CONCURRENT_STREAMS (which APNs starts at 1 on token
  * connections and may drop to 1 after a rejection), so requests never queue inside Node.
  */
-export class ApnsConnection {
+export class ApnsConnection implements ApnsStreamConnection {
   readonly session: ClientHttp2Session;
   inFlight = 0;
   /** Slots promised to callers that will call send() shortly (see Http2Transport.take). */
@@ -173,7 +209,13 @@ export class ApnsConnection {
       const retryAfterHeader = responseHeaders['retry-after'];
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => request.finish(this.rejection(status, Buffer.concat(chunks), retryAfterHeader)));
+      stream.on('end', () => {
+        const result = rejectionResult(status, Buffer.concat(chunks), retryAfterHeader);
+        if (result.reason === 'ExpiredProviderToken' && this.options.signer?.refreshAfterExpired()) {
+          this.options.onTokenRefresh?.();
+        }
+        request.finish(result);
+      });
     });
     stream.on('close', () => {
       if (request.settled) return;
@@ -196,26 +238,6 @@ export class ApnsConnection {
     this.options.onRequestDone?.((performance.now() - request.started) / 1000, result);
     request.done(result);
     this.options.onSlotFree?.(this);
-  }
-
-  private rejection(status: number, body: Buffer, retryAfterHeader: unknown): StreamResult {
-    let reason = `HTTP${status}`;
-    let timestamp: number | undefined;
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as { reason?: string; timestamp?: number };
-      if (parsed.reason) reason = parsed.reason;
-      if (parsed.timestamp !== undefined) timestamp = Number(parsed.timestamp);
-    } catch {
-      // A body that is not JSON keeps the HTTP status as its reason.
-    }
-    if (reason === 'ExpiredProviderToken' && this.options.signer?.refreshAfterExpired()) {
-      this.options.onTokenRefresh?.();
-    }
-    const result: SendResult = { kind: 'rejected', status, reason };
-    if (timestamp !== undefined) result.invalidAt = timestamp;
-    const retryAfter = Number(retryAfterHeader);
-    if (retryAfterHeader !== undefined && Number.isFinite(retryAfter)) result.retryAfter = retryAfter;
-    return result;
   }
 
   private cancelOverdue(): void {

@@ -2,7 +2,8 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { SecureClientSessionOptions } from 'node:http2';
 import { rootCertificates } from 'node:tls';
 import type { PreparedNotification } from '@pushfleet/core';
-import { ApnsConnection, type StreamResult } from './http2-connection.ts';
+import { LeanConnection } from './h2/lean-connection.ts';
+import { ApnsConnection, type ApnsStreamConnection, type StreamResult } from './http2-connection.ts';
 import { JwtSigner } from './jwt-signer.ts';
 import { apnsHosts, type PushTransport, type SendResult, type TransportTarget } from './transport.ts';
 
@@ -24,6 +25,11 @@ export interface Http2TransportOptions {
   jwtRefreshAfterMs?: number;
   /** Clock for provider-token ages (tests); Date.now by default. */
   clock?: () => number;
+  /**
+   * The HTTP/2 client under each connection: `lean` speaks HTTP/2 itself over a TLS socket
+   * (packages/apns/src/h2), `node-http2` uses `node:http2` sessions. Default: lean.
+   */
+  client?: 'lean' | 'node-http2';
 }
 
 /**
@@ -32,10 +38,10 @@ export interface Http2TransportOptions {
  * re-send of streams APNs never processed, per-connection JWTs, and Retry-After passed through.
  */
 export class Http2Transport implements PushTransport {
-  private readonly slots: (ApnsConnection | undefined)[];
+  private readonly slots: (ApnsStreamConnection | undefined)[];
   private readonly failures: number[];
   private readonly nextAttemptAt: number[];
-  private readonly waiters: ((conn: ApnsConnection | undefined) => void)[] = [];
+  private readonly waiters: ((conn: ApnsStreamConnection | undefined) => void)[] = [];
   private readonly origin: string;
   private readonly tls: SecureClientSessionOptions;
   private readonly key: KeyObject | undefined;
@@ -75,7 +81,7 @@ export class Http2Transport implements PushTransport {
         if (--remaining === 0) resolve(results);
       };
       const maxResends = this.options.maxResends ?? 3;
-      const dispatch = (conn: ApnsConnection | undefined, index: number, attempt: number): void => {
+      const dispatch = (conn: ApnsStreamConnection | undefined, index: number, attempt: number): void => {
         if (!conn) {
           settle(index, { kind: 'failed', error: this.closing ? 'transport closed' : 'no connection' });
           return;
@@ -92,7 +98,7 @@ export class Http2Transport implements PushTransport {
       };
       // Hands out tokens in order, each as soon as a stream slot is free: bounded in-flight.
       let next = 0;
-      const pump = (conn: ApnsConnection | undefined): void => {
+      const pump = (conn: ApnsStreamConnection | undefined): void => {
         let current = conn;
         while (next < tokens.length && !this.closing) {
           current ??= this.take();
@@ -111,7 +117,7 @@ export class Http2Transport implements PushTransport {
   }
 
   /** Calls `use` with a reserved connection now, or when one frees up (undefined if closing). */
-  private acquire(use: (conn: ApnsConnection | undefined) => void): void {
+  private acquire(use: (conn: ApnsStreamConnection | undefined) => void): void {
     const conn = this.take();
     if (conn || this.closing) use(conn);
     else this.enqueueWaiter(use);
@@ -121,23 +127,23 @@ export class Http2Transport implements PushTransport {
    * Waits for a free slot. With every connection down and in reconnect backoff no slot will free
    * up by itself, so a timer retries when the earliest backoff ends.
    */
-  private enqueueWaiter(waiter: (conn: ApnsConnection | undefined) => void): void {
+  private enqueueWaiter(waiter: (conn: ApnsStreamConnection | undefined) => void): void {
     this.waiters.push(waiter);
     if (this.slots.some((c) => c && !c.closed)) return;
     this.scheduleRetry(Math.max(0, Math.min(...this.nextAttemptAt) - Date.now()));
   }
 
   /** Reserves a stream slot on the best connection; the caller must send on it. */
-  private take(): ApnsConnection | undefined {
+  private take(): ApnsStreamConnection | undefined {
     const conn = this.pick();
     if (conn) conn.reserved++;
     return conn;
   }
 
   /** The open connection with the most free streams, opening or re-opening slots as backoff allows. */
-  private pick(): ApnsConnection | undefined {
+  private pick(): ApnsStreamConnection | undefined {
     if (this.closing) return undefined;
-    let best: ApnsConnection | undefined;
+    let best: ApnsStreamConnection | undefined;
     let bestCapacity = 0;
     for (let i = 0; i < this.slots.length; i++) {
       let conn = this.slots[i];
@@ -160,7 +166,7 @@ export class Http2Transport implements PushTransport {
     }
   }
 
-  private reopen(i: number): ApnsConnection | undefined {
+  private reopen(i: number): ApnsStreamConnection | undefined {
     const now = Date.now();
     if (now < this.nextAttemptAt[i]!) {
       this.scheduleRetry(this.nextAttemptAt[i]! - now);
@@ -173,7 +179,8 @@ export class Http2Transport implements PushTransport {
     // Jitter so a fleet does not reconnect in lock-step after an APNs restart.
     this.nextAttemptAt[i] = now + delay / 2 + (Math.random() * delay) / 2;
     this.failures[i] = failures + 1;
-    const conn = new ApnsConnection({
+    const Connection = this.options.client === 'node-http2' ? ApnsConnection : LeanConnection;
+    const conn = new Connection({
       origin: this.origin,
       tls: this.tls,
       ...(this.key && {
@@ -202,7 +209,7 @@ export class Http2Transport implements PushTransport {
     return conn;
   }
 
-  private markHealthy(conn: ApnsConnection): void {
+  private markHealthy(conn: ApnsStreamConnection): void {
     const i = this.slots.indexOf(conn);
     if (i >= 0) {
       this.failures[i] = 0;

@@ -256,8 +256,11 @@ export const configSchema = z
           .min(1)
           .default(15 * 60_000),
         shutdownGraceMs: z.number().int().min(0).default(30_000),
-        /** `http2`: Pushfleet's lean node:http2 transport; `node-apn`: @parse/node-apn (for comparison). */
-        transport: z.enum(['http2', 'node-apn']).default('http2'),
+        /**
+         * `http2`: Pushfleet's transport on its own HTTP/2 client; `node-http2`: the same transport
+         * on node:http2 sessions; `node-apn`: @parse/node-apn (for comparison).
+         */
+        transport: z.enum(['http2', 'node-http2', 'node-apn']).default('http2'),
         /** Tokens sent between checkpoints: after a crash at most this many are sent twice. */
         checkpointEvery: z.number().int().min(1).max(1000).default(100),
         /** BullMQ lock: a job whose worker died is taken over after about this long. */
