@@ -1,0 +1,158 @@
+// Protocol corners of Pushfleet's own HTTP/2 client that the simulator does not reach: flow
+// control on small windows, padded and CONTINUATION-split responses, server PINGs, and a
+// server that lowers its stream limit mid-connection. The server is plain node:http2 (nghttp2).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { Http2Transport, type SendResult, type TransportTarget } from '@pushfleet/apns';
+import { notificationSchema, prepareNotification } from '@pushfleet/core';
+import { generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
+import { createCertificateAuthority, createServerCertificate } from '../../apps/apns-sim/src/tls-material.ts';
+
+const key = generateProviderKey();
+const ca = createCertificateAuthority();
+const cert = createServerCertificate(ca);
+let server: Http2SecureServer;
+let port = 0;
+const sessions: ServerHttp2Session[] = [];
+let maxConcurrentSeen = 0;
+let open = 0;
+
+/** What the next test wants the server to do with each request's body. */
+let respond: (body: Buffer, stream: import('node:http2').ServerHttp2Stream) => void = () => {};
+
+before(async () => {
+  server = createSecureServer({
+    key: cert.keyPem,
+    cert: cert.certPem,
+    // Tiny stream windows: a 2 KB payload must go out in many DATA frames, each awaiting a
+    // WINDOW_UPDATE; padding on every frame the server sends.
+    settings: { initialWindowSize: 64, maxConcurrentStreams: 100 },
+    paddingStrategy: constants.PADDING_STRATEGY_MAX,
+  });
+  server.on('session', (session) => sessions.push(session));
+  server.on('stream', (stream) => {
+    open++;
+    maxConcurrentSeen = Math.max(maxConcurrentSeen, open);
+    stream.once('close', () => open--);
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => respond(Buffer.concat(chunks), stream));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+after(async () => {
+  for (const s of sessions) s.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function transport(overrides: Partial<TransportTarget> = {}) {
+  return new Http2Transport(
+    {
+      environment: 'sandbox',
+      credentials: { type: 'token', keyPem: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId },
+      endpoint: { host: '127.0.0.1', port, caPem: ca.certPem },
+      connections: 1,
+      maxInFlightPerConnection: 200,
+      requestTimeoutMs: 5000,
+      ...overrides,
+    },
+    {},
+    { client: 'lean' },
+  );
+}
+
+const kinds = (results: SendResult[]) =>
+  results.reduce<Record<string, number>>((acc, r) => {
+    acc[r.kind] = (acc[r.kind] ?? 0) + 1;
+    return acc;
+  }, {});
+
+test('payloads larger than the windows arrive whole, split by flow control', async () => {
+  const prepared = prepareNotification(
+    notificationSchema.parse({ alert: 'x'.repeat(2000) }),
+    'com.example.lean',
+  );
+  const expected = createHash('sha256').update(prepared.payload).digest('hex');
+  respond = (body, stream) => {
+    const ok = createHash('sha256').update(body).digest('hex') === expected;
+    stream.respond({ ':status': ok ? 200 : 400 });
+    stream.end(ok ? undefined : JSON.stringify({ reason: 'BadPayload' }));
+  };
+  const t = transport();
+  try {
+    // 100 × 2 KB is more than the 64 KB connection window too.
+    assert.deepEqual(kinds(await t.send(prepared, randomDeviceTokens(100))), { accepted: 100 });
+  } finally {
+    await t.close();
+  }
+});
+
+test('padded responses, and headers split over CONTINUATION frames, decode', async () => {
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  const big = 'v'.repeat(40_000); // > 16 KB: nghttp2 sends HEADERS + CONTINUATION
+  let n = 0;
+  respond = (_body, stream) => {
+    n++;
+    if (n % 2 === 0) {
+      stream.respond({ ':status': 200, 'apns-id': `id-${n}`, 'x-big': big });
+      stream.end();
+    } else {
+      stream.respond({ ':status': 429, 'retry-after': '3', 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ reason: 'TooManyRequests' }));
+    }
+  };
+  const t = transport({ maxInFlightPerConnection: 1 });
+  try {
+    const results = await t.send(prepared, randomDeviceTokens(6));
+    assert.equal(results.filter((r) => r.kind === 'accepted' && r.apnsId?.startsWith('id-')).length, 3);
+    for (const r of results.filter((x) => x.kind === 'rejected')) {
+      assert.deepEqual(r, { kind: 'rejected', status: 429, reason: 'TooManyRequests', retryAfter: 3 });
+    }
+    assert.equal(results.length, 6);
+  } finally {
+    await t.close();
+  }
+});
+
+test("answers the server's PING, and follows a stream limit lowered mid-connection", async () => {
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  let held: (() => void) | undefined;
+  const arrived = new Promise<void>((resolve) => {
+    respond = (_body, stream) => {
+      // The first answer is held, so the connection is open and busy while the server PINGs.
+      held = () => {
+        stream.respond({ ':status': 200 });
+        stream.end();
+      };
+      resolve();
+    };
+  });
+  const t = transport();
+  try {
+    const first = t.send(prepared, randomDeviceTokens(1));
+    await arrived;
+    const session = sessions.at(-1)!;
+    const pong = await new Promise<boolean>((resolve) => session.ping((err) => resolve(!err)));
+    assert.ok(pong, 'the client acknowledged the PING');
+    held!();
+    assert.deepEqual(kinds(await first), { accepted: 1 });
+
+    await new Promise<void>((resolve) => session.settings({ maxConcurrentStreams: 2 }, () => resolve()));
+    maxConcurrentSeen = 0;
+    respond = (_body, stream) =>
+      setImmediate(() => {
+        stream.respond({ ':status': 200 });
+        stream.end();
+      });
+    assert.deepEqual(kinds(await t.send(prepared, randomDeviceTokens(50))), { accepted: 50 });
+    assert.ok(maxConcurrentSeen <= 2, `at most 2 streams open at once, saw ${maxConcurrentSeen}`);
+    assert.equal(maxConcurrentSeen, 2, 'and it used both');
+  } finally {
+    await t.close();
+  }
+});
