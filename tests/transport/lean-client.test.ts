@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Http2Transport, type SendResult, type TransportTarget } from '@pushfleet/apns';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
@@ -154,5 +154,26 @@ test("answers the server's PING, and follows a stream limit lowered mid-connecti
     assert.equal(maxConcurrentSeen, 2, 'and it used both');
   } finally {
     await t.close();
+  }
+});
+
+test('a server that accepts but never completes the handshake fails the connection in time', async () => {
+  const silent = createNetServer((socket) => socket.on('error', () => {}));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentPort = (silent.address() as AddressInfo).port;
+  const t = transport({
+    endpoint: { host: '127.0.0.1', port: silentPort, caPem: ca.certPem },
+    requestTimeoutMs: 300,
+  });
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  try {
+    const started = Date.now();
+    await t.warm();
+    const [result] = await t.send(prepared, randomDeviceTokens(1));
+    assert.equal(result?.kind, 'failed');
+    assert.ok(Date.now() - started < 5000, `settled in ${Date.now() - started} ms`);
+  } finally {
+    await t.close();
+    silent.close();
   }
 });

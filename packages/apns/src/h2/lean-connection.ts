@@ -106,7 +106,8 @@ export class LeanConnection implements ApnsStreamConnection {
   private received = 0;
   private goawayLastStreamId = Number.POSITIVE_INFINITY;
   private pingSentAt = 0;
-  private lastActivity = Date.now();
+  private readonly openedAt = Date.now();
+  private lastActivity = this.openedAt;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly pingTimer: NodeJS.Timeout;
   private readonly socketClosed: Promise<void>;
@@ -481,6 +482,11 @@ export class LeanConnection implements ApnsStreamConnection {
       this.finish(stream, timedOut);
     }
     if (this.pingSentAt !== 0 && now - this.pingSentAt > pingTimeoutMs) this.fail('ping not answered');
+    // A server that accepts the connection but never completes TLS and SETTINGS is as good as down.
+    if (!this.settingsReceived && now - this.openedAt > this.options.requestTimeoutMs) {
+      this.fail('no SETTINGS from the server in time');
+      this.socket.destroy();
+    }
   }
 
   private pingIfIdle(): void {
