@@ -1,5 +1,5 @@
 // `npm run bench -- --scenario transport|e2e|latency|enqueue|all [--count N] [--json] [--quick]`
-// e2e: [--workers 1,2] [--sinks sim,nginx] [--profile DIR]
+// e2e: [--workers 1,2] [--sinks sim,nginx] [--worker-transport http2|node-http2|node-apn] [--profile DIR]
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     profile: { type: 'string' },
     sinks: { type: 'string' },
+    'worker-transport': { type: 'string' },
   },
 });
 const wants = (name: string) => values.scenario === name || values.scenario === 'all';
@@ -53,6 +54,9 @@ if (values.quick || wants('e2e')) {
   const workers = values.quick ? [1] : values.workers.split(',').map(Number);
   report.e2e = await e2eScenario(count, workers, log, {
     ...(values.profile && { profileDir: values.profile }),
+    ...(values['worker-transport'] && {
+      workerTransport: values['worker-transport'] as 'http2' | 'node-http2' | 'node-apn',
+    }),
     ...(values.quick && { sinks: ['apns-sim fast'] }),
     ...(values.sinks && {
       sinks: values.sinks.split(',').map((s) => (s === 'nginx' ? 'nginx' : 'apns-sim fast')),

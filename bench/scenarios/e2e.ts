@@ -67,7 +67,7 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
     apps: [],
     simulatorArgs: ['--mode', 'fast'],
     config: {
-      worker: { concurrency: 8 },
+      worker: { concurrency: 8, ...(options.workerTransport && { transport: options.workerTransport }) },
       ...(sink && {
         apps: { demo: { endpoint: { host: '127.0.0.1', port: sink.port, caFile: sink.caFile } } },
       }),
@@ -164,7 +164,9 @@ async function runBare(count: number, sinkName: E2eSinkName) {
 export interface E2eOptions {
   /** Write a V8 CPU profile of each worker here. */
   profileDir?: string;
-  /** Sinks to run against (default: the simulator, then nghttpd when installed). */
+  /** The workers' `worker.transport` (default: the config default, Pushfleet's own HTTP/2 client). */
+  workerTransport?: 'http2' | 'node-http2' | 'node-apn';
+  /** Sinks to run against (default: the simulator, then nginx when installed). */
   sinks?: E2eSinkName[];
 }
 
@@ -197,5 +199,5 @@ export async function e2eScenario(
     }
     runs.push({ sink, bare, fleets });
   }
-  return { count, runs };
+  return { count, workerTransport: options.workerTransport ?? 'http2', runs };
 }
