@@ -34,6 +34,7 @@ before(async () => {
   });
   server.on('session', (session) => sessions.push(session));
   server.on('stream', (stream) => {
+    stream.on('error', () => {}); // streams the client gave up on (refused, past a GOAWAY)
     open++;
     maxConcurrentSeen = Math.max(maxConcurrentSeen, open);
     stream.once('close', () => open--);
@@ -175,5 +176,67 @@ test('a server that accepts but never completes the handshake fails the connecti
   } finally {
     await t.close();
     silent.close();
+  }
+});
+
+test('after a GOAWAY, streams past its last id are re-sent on a new connection, never the old one', async () => {
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  const sessionsBefore = sessions.length;
+  const held: import('node:http2').ServerHttp2Stream[] = [];
+  respond = (_body, stream) => {
+    if (held.length < 3 && stream.session === (held[0]?.session ?? stream.session)) {
+      held.push(stream);
+      if (held.length === 3) {
+        // APNs processed only the first stream, then went away.
+        stream.session?.goaway(constants.NGHTTP2_NO_ERROR, held[0]!.id!);
+        held[0]!.respond({ ':status': 200 });
+        held[0]!.end();
+      }
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    stream.end();
+  };
+  const t = transport();
+  try {
+    assert.deepEqual(kinds(await t.send(prepared, randomDeviceTokens(3))), { accepted: 3 });
+    assert.equal(
+      sessions.length - sessionsBefore,
+      2,
+      'the two unprocessed streams went to a second connection',
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+test('a server that shrinks its HPACK table gets the size update it requires; unencodable headers fail alone', async () => {
+  const tiny = createSecureServer({ key: cert.keyPem, cert: cert.certPem, settings: { headerTableSize: 0 } });
+  tiny.on('stream', (stream) => {
+    stream.resume();
+    stream.on('end', () => {
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
+  });
+  await new Promise<void>((resolve) => tiny.listen(0, '127.0.0.1', resolve));
+  const t = transport({
+    endpoint: { host: '127.0.0.1', port: (tiny.address() as AddressInfo).port, caPem: ca.certPem },
+  });
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  try {
+    assert.deepEqual(kinds(await t.send(prepared, randomDeviceTokens(20))), { accepted: 20 });
+    // A header value HTTP/2 cannot carry as bytes (here a collapse id outside Latin-1).
+    const bad = { ...prepared, headers: { ...prepared.headers, 'apns-collapse-id': '日本' } };
+    const [result] = await t.send(bad, randomDeviceTokens(1));
+    assert.equal(result?.kind, 'failed');
+    assert.deepEqual(
+      kinds(await t.send(prepared, randomDeviceTokens(5))),
+      { accepted: 5 },
+      'the connection lives on',
+    );
+  } finally {
+    await t.close();
+    tiny.close();
   }
 });

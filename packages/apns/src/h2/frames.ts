@@ -25,7 +25,13 @@ export const Setting = {
   maxFrameSize: 0x5,
 } as const;
 
-export const ErrorCode = { noError: 0x0, protocolError: 0x1, refusedStream: 0x7, cancel: 0x8 } as const;
+export const ErrorCode = {
+  noError: 0x0,
+  protocolError: 0x1,
+  refusedStream: 0x7,
+  cancel: 0x8,
+  compressionError: 0x9,
+} as const;
 
 export const frameHeaderLength = 9;
 

@@ -19,7 +19,7 @@ import {
   windowUpdateFrame,
   writeFrameHeader,
 } from './frames.ts';
-import { encodeIndexed, encodeInteger, encodeLiteral, HpackDecoder } from './hpack.ts';
+import { encodeIndexed, encodeInteger, encodeLiteral, HpackDecoder, HpackError } from './hpack.ts';
 
 /** Our receive window: large, so the server never waits on us; topped up as data arrives. */
 const receiveWindow = 1 << 24;
@@ -98,6 +98,12 @@ export class LeanConnection implements ApnsStreamConnection {
   /** Set once TLS is up and the preface is queued: nothing is written before. */
   private secure = false;
   private nextStreamId = 1;
+  /** The last stream id put in the outbox, and the last one handed to the socket. */
+  private highestQueuedId = 0;
+  private highestWrittenId = 0;
+  private tableSizeUpdatePending = false;
+  /** Set after a fatal protocol error: nothing more that arrives is parsed. */
+  private dead = false;
   private serverLimit = 1;
   private settingsReceived = false;
   private peerInitialWindow = 65_535;
@@ -151,10 +157,16 @@ export class LeanConnection implements ApnsStreamConnection {
       this.flush();
     });
     this.socket.on('data', (chunk: Buffer) => {
+      if (this.dead) return;
       try {
         this.reader.push(chunk);
       } catch (err) {
-        this.fail(`protocol error: ${(err as Error).message}`, ErrorCode.protocolError);
+        const compression = err instanceof HpackError;
+        this.dead = true;
+        this.fail(
+          `${compression ? 'HPACK' : 'protocol'} error: ${(err as Error).message}`,
+          compression ? ErrorCode.compressionError : ErrorCode.protocolError,
+        );
       }
     });
     this.socket.on('error', (err) => this.markClosed(`error: ${err.message}`));
@@ -162,11 +174,13 @@ export class LeanConnection implements ApnsStreamConnection {
       this.socket.once('close', () => {
         clearInterval(this.sweepTimer);
         this.markClosed('closed');
+        // Never written, or past the GOAWAY: APNs never saw it, so it may be re-sent at once.
+        // Written and unanswered: it may have been delivered, so it is a retryable failure.
         for (const stream of [...this.streams.values()]) {
           this.finish(
             stream,
-            stream.id > this.goawayLastStreamId
-              ? { kind: 'not-processed', error: 'stream past the GOAWAY' }
+            stream.id > this.highestWrittenId || stream.id > this.goawayLastStreamId
+              ? { kind: 'not-processed', error: 'connection closed before the request was sent' }
               : { kind: 'failed', error: 'connection closed before the response' },
           );
         }
@@ -196,17 +210,27 @@ export class LeanConnection implements ApnsStreamConnection {
 
   send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void {
     if (this.reserved > 0) this.reserved--;
-    this.inFlight++;
-    const now = Date.now();
-    this.lastActivity = now;
     const id = this.nextStreamId;
-    if (this.closed || id > 0x7fffffff) {
-      this.inFlight--;
+    if (this.closed) {
       done({ kind: 'not-processed', error: 'connection closed' });
       this.options.onSlotFree?.(this);
       return;
     }
+    // Encoded before any state changes: a header APNs cannot carry fails this request only.
+    let block: Buffer;
+    let auth: Buffer | undefined;
+    try {
+      block = blocks.get(prepared) ?? notificationBlock(prepared);
+      blocks.set(prepared, block);
+      auth = this.authorizationField();
+    } catch (err) {
+      done({ kind: 'failed', error: `cannot encode the request: ${(err as Error).message}` });
+      this.options.onSlotFree?.(this);
+      return;
+    }
+    this.inFlight++;
     this.nextStreamId += 2;
+    const now = Date.now();
     const started = this.options.onRequestDone ? performance.now() : 0;
     const stream = new LeanStream(
       id,
@@ -216,20 +240,20 @@ export class LeanConnection implements ApnsStreamConnection {
       this.peerInitialWindow,
     );
     this.streams.set(id, stream);
+    this.highestQueuedId = id;
 
-    let block = blocks.get(prepared);
-    if (!block) {
-      block = notificationBlock(prepared);
-      blocks.set(prepared, block);
-    }
     const pseudo = this.pseudoHeaders;
-    const auth = this.authorizationField();
+    // After the server changed SETTINGS_HEADER_TABLE_SIZE, the next block must open with a
+    // dynamic table size update (RFC 7541 §4.2); we never index, so size 0 always fits.
+    const tableSizeUpdate = this.tableSizeUpdatePending ? 1 : 0;
+    this.tableSizeUpdatePending = false;
     const body = bodyOf(prepared);
     const path = `/3/device/${token}`;
     // :path as a literal without indexing, name = static index 4; its length takes one byte for
     // the usual 64-character token, more for long ones (up to 200).
     const longLength = path.length < 127 ? undefined : encodeInteger(path.length, 7, 0);
     const headerLength =
+      tableSizeUpdate +
       pseudo.length +
       2 +
       (longLength ? longLength.length - 1 : 0) +
@@ -242,8 +266,10 @@ export class LeanConnection implements ApnsStreamConnection {
       frameHeaderLength * (whole ? 2 : 1) + headerLength + (whole ? body.length : 0),
     );
     writeFrameHeader(out, 0, headerLength, FrameType.headers, Flag.endHeaders, id);
+    let at = frameHeaderLength;
+    if (tableSizeUpdate) out[at++] = 0x20;
     // Pseudo-headers first (RFC 9113 §8.3), then the notification's headers.
-    let at = frameHeaderLength + pseudo.copy(out, frameHeaderLength);
+    at += pseudo.copy(out, at);
     out[at++] = 0x04;
     if (longLength) at += longLength.copy(out, at);
     else out[at++] = path.length;
@@ -261,6 +287,8 @@ export class LeanConnection implements ApnsStreamConnection {
       stream.unsent = body;
       this.sendData(stream);
     }
+    // Stream ids are 31 bits: a connection that used them all drains, and the pool opens another.
+    if (this.nextStreamId > 0x7fffffff) this.markClosed('stream ids exhausted');
   }
 
   private authorizationField(): Buffer | undefined {
@@ -307,12 +335,16 @@ export class LeanConnection implements ApnsStreamConnection {
     if (!this.secure || this.outbox.length === 0) return;
     const out = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
     this.outbox = [];
-    if (this.socket.writable) this.socket.write(out);
+    if (!this.socket.writable) return;
+    this.socket.write(out);
+    this.highestWrittenId = this.highestQueuedId;
   }
 
   private endSocket(): void {
     this.flush();
     if (this.socket.writable) this.socket.end();
+    // A peer that never closes its side does not keep the socket (and this object) alive.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
   }
 
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
@@ -421,6 +453,11 @@ export class LeanConnection implements ApnsStreamConnection {
   private onReset(id: number, code: number): void {
     const stream = this.streams.get(id);
     if (!stream) return;
+    if (stream.status === 200) {
+      // APNs said 200 before resetting the rest of the stream: the notification was accepted.
+      this.finish(stream, { kind: 'accepted', apnsId: stream.apnsId });
+      return;
+    }
     this.finish(
       stream,
       code === ErrorCode.refusedStream
@@ -434,6 +471,7 @@ export class LeanConnection implements ApnsStreamConnection {
       const id = payload.readUInt16BE(i);
       const value = payload.readUInt32BE(i + 2);
       if (id === Setting.maxConcurrentStreams) this.serverLimit = value;
+      else if (id === Setting.headerTableSize) this.tableSizeUpdatePending = true;
       else if (id === Setting.initialWindowSize) {
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
@@ -454,18 +492,22 @@ export class LeanConnection implements ApnsStreamConnection {
   private onGoaway(payload: Buffer): void {
     this.goawayLastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
     const code = payload.readUInt32BE(4);
+    const debug = payload.subarray(8).toString('utf8');
+    // Closed first: the re-sends below must go to another connection, never this one.
+    this.markClosed(`goaway ${code}${debug ? `: ${debug}` : ''}`);
     // Streams past the last one APNs processed were never seen: re-sendable elsewhere, at once.
     for (const stream of [...this.streams.values()]) {
       if (stream.id > this.goawayLastStreamId) {
         this.finish(stream, { kind: 'not-processed', error: 'stream past the GOAWAY' });
       }
     }
-    const debug = payload.subarray(8).toString('utf8');
-    this.markClosed(`goaway ${code}${debug ? `: ${debug}` : ''}`);
   }
 
   private finish(stream: LeanStream, result: StreamResult): void {
     if (!this.streams.delete(stream.id)) return;
+    // Answered (or given up) before its body went out: close our half, or the server keeps the
+    // stream open and counts it against its limit.
+    if (stream.unsent && !this.closed) this.write(rstStreamFrame(stream.id, ErrorCode.cancel));
     this.inFlight--;
     this.options.onRequestDone?.((performance.now() - stream.started) / 1000, result);
     stream.done(result);
@@ -479,6 +521,7 @@ export class LeanConnection implements ApnsStreamConnection {
     for (const stream of this.streams.values()) {
       if (stream.deadline > now) break;
       this.write(rstStreamFrame(stream.id, ErrorCode.cancel));
+      stream.unsent = undefined; // reset just now: finish() must not reset it again
       this.finish(stream, timedOut);
     }
     if (this.pingSentAt !== 0 && now - this.pingSentAt > pingTimeoutMs) this.fail('ping not answered');
