@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   // The gauge reads the transports at scrape time; the transports report into the metrics.
   let transports: TransportRegistry | undefined;
   const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
-  transports = new TransportRegistry(config, metrics);
+  transports = new TransportRegistry(config, metrics, log);
 
   const redis = createRedis(config.redis, 'worker');
   await connectRedis(redis);

@@ -8,7 +8,7 @@ import {
 } from '@pushfleet/apns';
 import type { AppConfig, Config } from '@pushfleet/config';
 import type { Environment } from '@pushfleet/core';
-import type { DeliveryMetrics } from '@pushfleet/telemetry';
+import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
 
 function readCredentials(app: AppConfig): ApnsCredentials {
   const c = app.credentials;
@@ -34,6 +34,7 @@ export class TransportRegistry {
   constructor(
     private readonly config: Readonly<Config>,
     private readonly metrics: DeliveryMetrics,
+    private readonly log?: Logger,
   ) {}
 
   get(app: string, environment: Environment): PushTransport {
@@ -73,7 +74,11 @@ export class TransportRegistry {
       target,
       {
         onConnectionChange: (open) => m.connections.set(labels, open),
-        onReconnect: () => m.reconnects.inc(labels),
+        onReconnect: (reason) => {
+          m.reconnects.inc(labels);
+          // Why a connection closed (GOAWAY and its reason, a protocol error, a lost socket).
+          if (reason !== 'shutdown') this.log?.warn({ ...labels, reason }, 'APNs connection closed');
+        },
         onRequest: (seconds) => requestDuration.observe(seconds),
         onTokenRefresh: () => m.jwtRefreshes.inc(labels),
       },
