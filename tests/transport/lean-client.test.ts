@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { after, before, test } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import { Http2Transport, type SendResult, type TransportTarget } from '@pushfleet/apns';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
 import { generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
@@ -238,5 +239,36 @@ test('a server that shrinks its HPACK table gets the size update it requires; un
   } finally {
     await t.close();
     tiny.close();
+  }
+});
+
+test('a malformed frame from the server ends the connection with a protocol error, not a crash', async () => {
+  // A TLS server that negotiates h2, then sends a SETTINGS frame of 5 bytes (must be a multiple of 6).
+  const raw = createTlsServer({ key: cert.keyPem, cert: cert.certPem, ALPNProtocols: ['h2'] }, (socket) => {
+    socket.on('error', () => {});
+    socket.write(Buffer.from([0, 0, 5, 4, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5]));
+  });
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const reasons: string[] = [];
+  const t = new Http2Transport(
+    {
+      environment: 'sandbox',
+      credentials: { type: 'token', keyPem: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId },
+      endpoint: { host: '127.0.0.1', port: (raw.address() as AddressInfo).port, caPem: ca.certPem },
+      connections: 1,
+      maxInFlightPerConnection: 10,
+      requestTimeoutMs: 5000,
+    },
+    { onReconnect: (reason) => reasons.push(reason) },
+    { client: 'lean', reconnectBaseMs: 60_000 },
+  );
+  const prepared = prepareNotification(notificationSchema.parse({ alert: 'hi' }), 'com.example.lean');
+  try {
+    const [result] = await t.send(prepared, randomDeviceTokens(1));
+    assert.notEqual(result?.kind, 'accepted');
+    assert.match(reasons[0] ?? '', /protocol error: SETTINGS of 5 bytes/);
+  } finally {
+    await t.close();
+    raw.close();
   }
 });

@@ -100,7 +100,8 @@ export class FrameReader {
 
   constructor(
     private readonly onFrame: FrameHandler,
-    private readonly maxFrameSize = 1 << 24,
+    /** SETTINGS_MAX_FRAME_SIZE we allow the peer: the protocol default unless we advertise more. */
+    private readonly maxFrameSize = 16_384,
   ) {}
 
   push(chunk: Buffer): void {

@@ -24,6 +24,7 @@ import { encodeIndexed, encodeInteger, encodeLiteral, HpackDecoder, HpackError }
 /** Our receive window: large, so the server never waits on us; topped up as data arrives. */
 const receiveWindow = 1 << 24;
 const pingTimeoutMs = 10_000;
+const maxHeaderBlock = 64 * 1024;
 
 const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
 
@@ -122,6 +123,7 @@ export class LeanConnection implements ApnsStreamConnection {
   private headerStream = 0;
   private headerFragments: Buffer[] = [];
   private headerEndsStream = false;
+  private headerBytes = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     const url = new URL(options.origin);
@@ -347,8 +349,30 @@ export class LeanConnection implements ApnsStreamConnection {
     setTimeout(() => this.socket.destroy(), 5000).unref();
   }
 
+  /** Frame-level checks of RFC 9113 §6 that a malformed or hostile peer could otherwise slip past. */
+  private checkFrame(type: number, id: number, length: number): void {
+    const onConnection = type === FrameType.settings || type === FrameType.ping || type === FrameType.goaway;
+    const onStream =
+      type === FrameType.headers ||
+      type === FrameType.continuation ||
+      type === FrameType.data ||
+      type === FrameType.rstStream;
+    if (onConnection && id !== 0) throw new Error(`frame type ${type} on stream ${id}`);
+    if (onStream && id === 0) throw new Error(`frame type ${type} on stream 0`);
+    const exact: Record<number, number> = {
+      [FrameType.rstStream]: 4,
+      [FrameType.ping]: 8,
+      [FrameType.windowUpdate]: 4,
+    };
+    if (exact[type] !== undefined && length !== exact[type])
+      throw new Error(`frame type ${type} of ${length} bytes`);
+    if (type === FrameType.settings && length % 6 !== 0) throw new Error(`SETTINGS of ${length} bytes`);
+    if (type === FrameType.goaway && length < 8) throw new Error(`GOAWAY of ${length} bytes`);
+  }
+
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
     this.lastActivity = Date.now();
+    this.checkFrame(type, id, payload.length);
     if (this.headerStream !== 0 && type !== FrameType.continuation) {
       throw new Error('expected CONTINUATION');
     }
@@ -356,12 +380,16 @@ export class LeanConnection implements ApnsStreamConnection {
       case FrameType.headers:
         this.headerStream = id;
         this.headerFragments = [Buffer.from(unpad(type, flags, payload))];
+        this.headerBytes = payload.length;
         if (flags & Flag.endHeaders) this.onHeaderBlock(flags & Flag.endStream);
         else this.headerEndsStream = (flags & Flag.endStream) !== 0;
         return;
       case FrameType.continuation:
         if (id !== this.headerStream) throw new Error('CONTINUATION on the wrong stream');
         this.headerFragments.push(Buffer.from(payload));
+        this.headerBytes += payload.length;
+        // APNs answers with a few short headers; a block this large is an attack or a bug.
+        if (this.headerBytes > maxHeaderBlock) throw new Error('header block over 64 KB');
         if (flags & Flag.endHeaders) this.onHeaderBlock(this.headerEndsStream ? Flag.endStream : 0);
         return;
       case FrameType.data:
@@ -382,6 +410,7 @@ export class LeanConnection implements ApnsStreamConnection {
         return;
       case FrameType.windowUpdate: {
         const increment = payload.readUInt32BE(0) & 0x7fffffff;
+        if (increment === 0) throw new Error('WINDOW_UPDATE of 0');
         if (id === 0) this.connectionSendWindow += increment;
         else {
           const stream = this.streams.get(id);
