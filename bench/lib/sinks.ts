@@ -46,6 +46,43 @@ function waitForPort(port: number, what: string): Promise<unknown> {
   );
 }
 
+interface SinkTls {
+  dir: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A temporary directory with a fresh CA and a loopback server certificate: a C sink's TLS. */
+function sinkTls(name: string): SinkTls {
+  const dir = mkdtempSync(join(tmpdir(), `pushfleet-${name}-`));
+  const ca = createCertificateAuthority();
+  const server = createServerCertificate(ca);
+  const files = {
+    caFile: join(dir, 'ca.pem'),
+    certFile: join(dir, 'cert.pem'),
+    keyFile: join(dir, 'key.pem'),
+  };
+  writeFileSync(files.caFile, ca.certPem);
+  writeFileSync(files.certFile, server.certPem);
+  writeFileSync(files.keyFile, server.keyPem);
+  return { dir, ...files };
+}
+
+/** Runs a sink process until it answers on `port`; `stop` signals it (once) and waits for its exit. */
+async function runSinkProcess(command: string, args: string[], port: number, name: string) {
+  const child: ChildProcess = spawn(command, args, { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForPort(port, name);
+  return {
+    pid: child.pid!,
+    async stop(signal: NodeJS.Signals) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
 /** The simulator in fast mode: always 200, no parsing — the benchmark sink. */
 export async function simulatorSink(): Promise<Sink> {
   const sim = await startSimulatorProcess({ mode: 'fast' });
@@ -64,40 +101,26 @@ export async function simulatorSink(): Promise<Sink> {
  */
 export async function nghttpdSink(): Promise<Sink | undefined> {
   if (!hasCommand('nghttpd')) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'pushfleet-nghttpd-'));
-  const docroot = join(dir, 'www');
+  const tls = sinkTls('nghttpd');
+  const docroot = join(tls.dir, 'www');
   mkdirSync(join(docroot, '3', 'device'), { recursive: true });
   for (const token of benchTokens()) writeFileSync(join(docroot, '3', 'device', token), '');
-  const ca = createCertificateAuthority();
-  const server = createServerCertificate(ca);
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'cert.pem'), server.certPem);
-  writeFileSync(join(dir, 'key.pem'), server.keyPem);
   const port = await freePort();
-  const child: ChildProcess = spawn(
+  const args = ['--address=127.0.0.1', '-d', docroot, '--max-concurrent-streams=1000'];
+  const proc = await runSinkProcess(
     'nghttpd',
-    [
-      '--address=127.0.0.1',
-      '-d',
-      docroot,
-      '--max-concurrent-streams=1000',
-      String(port),
-      join(dir, 'key.pem'),
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
+    [...args, String(port), tls.keyFile, tls.certFile],
+    port,
+    'nghttpd',
   );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(port, 'nghttpd');
   return {
     name: 'nghttpd',
     port,
-    caFile: join(dir, 'ca.pem'),
-    pid: child.pid!,
+    caFile: tls.caFile,
+    pid: proc.pid,
     stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
+      await proc.stop('SIGTERM');
+      rmSync(tls.dir, { recursive: true, force: true });
     },
   };
 }
@@ -115,12 +138,8 @@ export interface CountingSink extends Sink {
 export async function nginxSink(): Promise<CountingSink | undefined> {
   const binary = nginxBinary();
   if (!binary) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'pushfleet-nginx-'));
-  const ca = createCertificateAuthority();
-  const server = createServerCertificate(ca);
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
-  writeFileSync(join(dir, 'cert.pem'), server.certPem);
-  writeFileSync(join(dir, 'key.pem'), server.keyPem);
+  const tls = sinkTls('nginx');
+  const dir = tls.dir;
   const port = await freePort();
   const accessLog = join(dir, 'access.log');
   const temp = (name: string) => `${name}_temp_path ${join(dir, name)};`;
@@ -138,27 +157,25 @@ export async function nginxSink(): Promise<CountingSink | undefined> {
       '  keepalive_requests 1000000000; keepalive_timeout 600s;',
       '  server {',
       `    listen 127.0.0.1:${port} ssl http2;`,
-      `    ssl_certificate ${join(dir, 'cert.pem')}; ssl_certificate_key ${join(dir, 'key.pem')};`,
+      `    ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};`,
       '    http2_max_concurrent_streams 1000;',
       '    location / { return 200; }',
       '  }',
       '}',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForPort(port, 'nginx');
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT'); // flushes the log
-    await exited;
-  };
+  const proc = await runSinkProcess(
+    binary,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr'],
+    port,
+    'nginx',
+  );
+  const stop = () => proc.stop('SIGQUIT'); // a graceful stop flushes the access log
   return {
     name: 'nginx',
     port,
-    caFile: join(dir, 'ca.pem'),
-    pid: child.pid!,
+    caFile: tls.caFile,
+    pid: proc.pid,
     async stopAndCount() {
       await stop();
       const tokens = new Set<string>();

@@ -45,13 +45,17 @@ export interface ConnectionOptions extends ConnectionEvents {
   pingIntervalMs: number;
 }
 
-const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
+export const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
 
-/** An APNs error answer: the reason and 410 timestamp from its JSON body, Retry-After as a number. */
+/**
+ * An APNs error answer: the reason and 410 timestamp from its JSON body, Retry-After as a number.
+ * After ExpiredProviderToken the connection's signer re-signs, if its token is old enough.
+ */
 export function rejectionResult(
   status: number,
   body: Buffer,
   retryAfterHeader: unknown,
+  connection: Pick<ConnectionOptions, 'signer' | 'onTokenRefresh'>,
 ): Extract<SendResult, { kind: 'rejected' }> {
   let reason = `HTTP${status}`;
   let timestamp: number | undefined;
@@ -61,6 +65,9 @@ export function rejectionResult(
     if (parsed.timestamp !== undefined) timestamp = Number(parsed.timestamp);
   } catch {
     // A body that is not JSON keeps the HTTP status as its reason.
+  }
+  if (reason === 'ExpiredProviderToken' && connection.signer?.refreshAfterExpired()) {
+    connection.onTokenRefresh?.();
   }
   const result: Extract<SendResult, { kind: 'rejected' }> = { kind: 'rejected', status, reason };
   if (timestamp !== undefined) result.invalidAt = timestamp;
@@ -98,7 +105,8 @@ class PendingRequest {
 
 const bodyCache = new WeakMap<PreparedNotification, Buffer>();
 
-function bodyOf(prepared: PreparedNotification): Buffer {
+/** A prepared notification's payload as bytes, encoded once for all its tokens. */
+export function bodyOf(prepared: PreparedNotification): Buffer {
   let body = bodyCache.get(prepared);
   if (!body) {
     body = Buffer.from(prepared.payload, 'utf8');
@@ -209,13 +217,9 @@ export class ApnsConnection implements ApnsStreamConnection {
       const retryAfterHeader = responseHeaders['retry-after'];
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const result = rejectionResult(status, Buffer.concat(chunks), retryAfterHeader);
-        if (result.reason === 'ExpiredProviderToken' && this.options.signer?.refreshAfterExpired()) {
-          this.options.onTokenRefresh?.();
-        }
-        request.finish(result);
-      });
+      stream.on('end', () =>
+        request.finish(rejectionResult(status, Buffer.concat(chunks), retryAfterHeader, this.options)),
+      );
     });
     stream.on('close', () => {
       if (request.settled) return;

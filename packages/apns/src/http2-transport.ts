@@ -33,7 +33,8 @@ export interface Http2TransportOptions {
 }
 
 /**
- * The lean transport: a pool of long-lived `node:http2` connections per app × environment,
+ * The lean transport: a pool of long-lived HTTP/2 connections per app × environment (Pushfleet's
+ * own client in ./h2 by default, `node:http2` sessions on request),
  * with in-flight limits that follow the server's SETTINGS, reconnect with backoff, transparent
  * re-send of streams APNs never processed, per-connection JWTs, and Retry-After passed through.
  */

@@ -1,8 +1,14 @@
 import { isIP } from 'node:net';
 import { connect, type TLSSocket, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { PreparedNotification } from '@pushfleet/core';
-import type { ApnsStreamConnection, ConnectionOptions, StreamResult } from '../http2-connection.ts';
-import { rejectionResult } from '../http2-connection.ts';
+import {
+  type ApnsStreamConnection,
+  bodyOf,
+  type ConnectionOptions,
+  rejectionResult,
+  type StreamResult,
+  timedOut,
+} from '../http2-connection.ts';
 import {
   clientPreface,
   ErrorCode,
@@ -26,7 +32,19 @@ const receiveWindow = 1 << 24;
 const pingTimeoutMs = 10_000;
 const maxHeaderBlock = 64 * 1024;
 
-const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });
+/** Frame-level rules of RFC 9113 §6 checked on every frame: where each type may appear, and exact sizes. */
+const connectionFrames = new Set<number>([FrameType.settings, FrameType.ping, FrameType.goaway]);
+const streamFrames = new Set<number>([
+  FrameType.headers,
+  FrameType.continuation,
+  FrameType.data,
+  FrameType.rstStream,
+]);
+const exactLength = new Map<number, number>([
+  [FrameType.rstStream, 4],
+  [FrameType.ping, 8],
+  [FrameType.windowUpdate, 4],
+]);
 
 /** One request on the wire, from HEADERS sent to the stream's end. */
 class LeanStream {
@@ -34,19 +52,16 @@ class LeanStream {
   apnsId: string | undefined;
   retryAfter: string | undefined;
   body: Buffer[] | undefined;
-  /** Bytes of the payload not yet sent (flow control), and where they start. */
+  /** The part of the payload flow control has held back. */
   unsent: Buffer | undefined;
-  sendWindow: number;
 
   constructor(
     readonly id: number,
     readonly done: (result: StreamResult) => void,
     readonly deadline: number,
     readonly started: number,
-    sendWindow: number,
-  ) {
-    this.sendWindow = sendWindow;
-  }
+    public sendWindow: number,
+  ) {}
 }
 
 /** The headers of one prepared notification (apns-topic, apns-push-type, …), HPACK-encoded once. */
@@ -65,16 +80,6 @@ function authorizationField(value: string): Buffer {
 }
 
 const blocks = new WeakMap<PreparedNotification, Buffer>();
-const bodies = new WeakMap<PreparedNotification, Buffer>();
-
-function bodyOf(prepared: PreparedNotification): Buffer {
-  let body = bodies.get(prepared);
-  if (!body) {
-    body = Buffer.from(prepared.payload, 'utf8');
-    bodies.set(prepared, body);
-  }
-  return body;
-}
 
 /**
  * One APNs connection speaking HTTP/2 itself over a TLS socket: no `node:http2` session, so a
@@ -99,8 +104,7 @@ export class LeanConnection implements ApnsStreamConnection {
   /** Set once TLS is up and the preface is queued: nothing is written before. */
   private secure = false;
   private nextStreamId = 1;
-  /** The last stream id put in the outbox, and the last one handed to the socket. */
-  private highestQueuedId = 0;
+  /** The last stream id handed to the socket: later ones never left this process. */
   private highestWrittenId = 0;
   private tableSizeUpdatePending = false;
   /** Set after a fatal protocol error: nothing more that arrives is parsed. */
@@ -160,6 +164,7 @@ export class LeanConnection implements ApnsStreamConnection {
     });
     this.socket.on('data', (chunk: Buffer) => {
       if (this.dead) return;
+      this.lastActivity = Date.now();
       try {
         this.reader.push(chunk);
       } catch (err) {
@@ -242,7 +247,6 @@ export class LeanConnection implements ApnsStreamConnection {
       this.peerInitialWindow,
     );
     this.streams.set(id, stream);
-    this.highestQueuedId = id;
 
     const pseudo = this.pseudoHeaders;
     // After the server changed SETTINGS_HEADER_TABLE_SIZE, the next block must open with a
@@ -303,12 +307,12 @@ export class LeanConnection implements ApnsStreamConnection {
   }
 
   /** Sends as much of the stream's payload as both flow-control windows allow; the rest waits. */
-  private sendData(stream: LeanStream): boolean {
+  private sendData(stream: LeanStream): void {
     const body = stream.unsent!;
     const size = Math.min(body.length, stream.sendWindow, this.connectionSendWindow);
     if (size < body.length && size <= 0) {
       this.blocked.push(stream);
-      return false;
+      return;
     }
     const last = size === body.length;
     this.write(frame(FrameType.data, last ? Flag.endStream : 0, stream.id, body.subarray(0, size)));
@@ -316,7 +320,6 @@ export class LeanConnection implements ApnsStreamConnection {
     this.connectionSendWindow -= size;
     stream.unsent = last ? undefined : body.subarray(size);
     if (!last) this.blocked.push(stream);
-    return last;
   }
 
   private unblock(): void {
@@ -339,7 +342,7 @@ export class LeanConnection implements ApnsStreamConnection {
     this.outbox = [];
     if (!this.socket.writable) return;
     this.socket.write(out);
-    this.highestWrittenId = this.highestQueuedId;
+    this.highestWrittenId = this.nextStreamId - 2;
   }
 
   private endSocket(): void {
@@ -351,27 +354,15 @@ export class LeanConnection implements ApnsStreamConnection {
 
   /** Frame-level checks of RFC 9113 §6 that a malformed or hostile peer could otherwise slip past. */
   private checkFrame(type: number, id: number, length: number): void {
-    const onConnection = type === FrameType.settings || type === FrameType.ping || type === FrameType.goaway;
-    const onStream =
-      type === FrameType.headers ||
-      type === FrameType.continuation ||
-      type === FrameType.data ||
-      type === FrameType.rstStream;
-    if (onConnection && id !== 0) throw new Error(`frame type ${type} on stream ${id}`);
-    if (onStream && id === 0) throw new Error(`frame type ${type} on stream 0`);
-    const exact: Record<number, number> = {
-      [FrameType.rstStream]: 4,
-      [FrameType.ping]: 8,
-      [FrameType.windowUpdate]: 4,
-    };
-    if (exact[type] !== undefined && length !== exact[type])
-      throw new Error(`frame type ${type} of ${length} bytes`);
+    if (connectionFrames.has(type) && id !== 0) throw new Error(`frame type ${type} on stream ${id}`);
+    if (streamFrames.has(type) && id === 0) throw new Error(`frame type ${type} on stream 0`);
+    const exact = exactLength.get(type);
+    if (exact !== undefined && length !== exact) throw new Error(`frame type ${type} of ${length} bytes`);
     if (type === FrameType.settings && length % 6 !== 0) throw new Error(`SETTINGS of ${length} bytes`);
     if (type === FrameType.goaway && length < 8) throw new Error(`GOAWAY of ${length} bytes`);
   }
 
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
-    this.lastActivity = Date.now();
     this.checkFrame(type, id, payload.length);
     if (this.headerStream !== 0 && type !== FrameType.continuation) {
       throw new Error('expected CONTINUATION');
@@ -472,11 +463,7 @@ export class LeanConnection implements ApnsStreamConnection {
       return;
     }
     const body = stream.body ? Buffer.concat(stream.body) : Buffer.alloc(0);
-    const result = rejectionResult(stream.status, body, stream.retryAfter);
-    if (result.reason === 'ExpiredProviderToken' && this.options.signer?.refreshAfterExpired()) {
-      this.options.onTokenRefresh?.();
-    }
-    this.finish(stream, result);
+    this.finish(stream, rejectionResult(stream.status, body, stream.retryAfter, this.options));
   }
 
   private onReset(id: number, code: number): void {
@@ -496,11 +483,14 @@ export class LeanConnection implements ApnsStreamConnection {
   }
 
   private onSettings(payload: Buffer): void {
+    let limitGiven = false;
     for (let i = 0; i + 6 <= payload.length; i += 6) {
       const id = payload.readUInt16BE(i);
       const value = payload.readUInt32BE(i + 2);
-      if (id === Setting.maxConcurrentStreams) this.serverLimit = value;
-      else if (id === Setting.headerTableSize) this.tableSizeUpdatePending = true;
+      if (id === Setting.maxConcurrentStreams) {
+        this.serverLimit = value;
+        limitGiven = true;
+      } else if (id === Setting.headerTableSize) this.tableSizeUpdatePending = true;
       else if (id === Setting.initialWindowSize) {
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
@@ -512,7 +502,7 @@ export class LeanConnection implements ApnsStreamConnection {
       this.settingsReceived = true;
       this.wakeReadyWaiters();
       // Without SETTINGS_MAX_CONCURRENT_STREAMS the limit is unbounded (RFC 9113 §6.5.2).
-      if (!payloadHas(payload, Setting.maxConcurrentStreams)) this.serverLimit = 1000;
+      if (!limitGiven) this.serverLimit = 1000;
     }
     if (this.blocked.length > 0) this.unblock();
     if (this.capacity() > 0) this.options.onSlotFree?.(this);
@@ -593,9 +583,4 @@ export class LeanConnection implements ApnsStreamConnection {
     timer.unref();
     return this.socketClosed.then(() => clearTimeout(timer));
   }
-}
-
-function payloadHas(payload: Buffer, setting: number): boolean {
-  for (let i = 0; i + 6 <= payload.length; i += 6) if (payload.readUInt16BE(i) === setting) return true;
-  return false;
 }
