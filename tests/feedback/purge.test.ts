@@ -44,6 +44,29 @@ async function feedOf(h: Harness, app: string) {
 
 const hour = 3600_000;
 
+/**
+ * `count` sandbox tokens of app a, registered an hour before APNs answered Unregistered for each;
+ * the failures are published. `event` rebuilds one token's failure, as a consumer would read it.
+ */
+async function publishUnregistered(h: Harness, count: number) {
+  const tokens = randomDeviceTokens(count);
+  const failedAt = Date.now();
+  const event = (token: string) => ({
+    app: 'a',
+    environment: 'sandbox' as const,
+    token,
+    reason: 'Unregistered',
+    timestamp: failedAt,
+  });
+  await new DeviceRegistry(h.redis, h.prefix).registerMany(
+    'a',
+    tokens.map((token) => ({ token, environment: 'sandbox' as const })),
+    failedAt - hour,
+  );
+  await h.publish(tokens.map(event));
+  return { tokens, event };
+}
+
 test('the timestamp rule: purge older registrations with their indexes, keep re-registered ones, publish', async () => {
   const h = await fresh();
   const registry = new DeviceRegistry(h.redis, h.prefix);
@@ -144,23 +167,7 @@ test('the timestamp rule: purge older registrations with their indexes, keep re-
 
 test('a consumer that died mid-run: its pending events are taken over and applied exactly once', async () => {
   const h = await fresh();
-  const registry = new DeviceRegistry(h.redis, h.prefix);
-  const tokens = randomDeviceTokens(300);
-  const failedAt = Date.now();
-  await registry.registerMany(
-    'a',
-    tokens.map((token) => ({ token, environment: 'sandbox' as const })),
-    failedAt - hour,
-  );
-  await h.publish(
-    tokens.map((token) => ({
-      app: 'a',
-      environment: 'sandbox',
-      token,
-      reason: 'Unregistered',
-      timestamp: failedAt,
-    })),
-  );
+  const { tokens, event } = await publishUnregistered(h, 300);
 
   // The dead consumer read everything, applied the first 100, then crashed (no more XACKs).
   const dead = h.processor('dead');
@@ -177,14 +184,7 @@ test('a consumer that died mid-run: its pending events are taken over and applie
   );
   const firstHundred = await h.redis.xrange(storeKeys.feedbackStream(h.prefix), '-', '+', 'COUNT', 100);
   await new FeedbackPurger(h.redis, h.prefix, () => true).apply(
-    firstHundred.map(([id], i) => ({
-      id,
-      app: 'a',
-      environment: 'sandbox',
-      token: tokens[i]!,
-      reason: 'Unregistered',
-      timestamp: failedAt,
-    })),
+    firstHundred.map(([id], i) => ({ id, ...event(tokens[i]!) })),
   );
   assert.ok((await h.ctx.processor.lagSeconds()) >= 0);
   assert.notEqual(await h.ctx.processor.oldestUnprocessedId(), null, 'lag sees the pending events');
@@ -208,23 +208,7 @@ test('a consumer that died mid-run: its pending events are taken over and applie
 
 test('an event claimed by two consumers (one stole it while the other still held it) applies once', async () => {
   const h = await fresh();
-  const registry = new DeviceRegistry(h.redis, h.prefix);
-  const tokens = randomDeviceTokens(500);
-  const failedAt = Date.now();
-  await registry.registerMany(
-    'a',
-    tokens.map((token) => ({ token, environment: 'sandbox' as const })),
-    failedAt - hour,
-  );
-  await h.publish(
-    tokens.map((token) => ({
-      app: 'a',
-      environment: 'sandbox',
-      token,
-      reason: 'Unregistered',
-      timestamp: failedAt,
-    })),
-  );
+  const { tokens, event } = await publishUnregistered(h, 500);
   // Slow consumer reads everything, then stalls before applying.
   await h.processor('slow').ensureGroup();
   const reply = (await h.redis.xreadgroup(
@@ -244,14 +228,7 @@ test('an event claimed by two consumers (one stole it while the other still held
   assert.equal(actions.filter((a) => a === 'purged').length, 500);
   // The slow consumer wakes up and applies what it held: every event is a no-op.
   const late = await new FeedbackPurger(h.redis, h.prefix, () => true).apply(
-    held.map(([id], i) => ({
-      id,
-      app: 'a',
-      environment: 'sandbox',
-      token: tokens[i]!,
-      reason: 'Unregistered',
-      timestamp: failedAt,
-    })),
+    held.map(([id], i) => ({ id, ...event(tokens[i]!) })),
   );
   assert.deepEqual([...new Set(late)], ['duplicate']);
   const feed = await feedOf(h, 'a');
@@ -261,23 +238,7 @@ test('an event claimed by two consumers (one stole it while the other still held
 
 test('three replicas running at once on their own connections: each token purged once', async () => {
   const h = await fresh();
-  const registry = new DeviceRegistry(h.redis, h.prefix);
-  const tokens = randomDeviceTokens(3000);
-  const failedAt = Date.now();
-  await registry.registerMany(
-    'a',
-    tokens.map((token) => ({ token, environment: 'sandbox' as const })),
-    failedAt - hour,
-  );
-  await h.publish(
-    tokens.map((token) => ({
-      app: 'a',
-      environment: 'sandbox',
-      token,
-      reason: 'Unregistered',
-      timestamp: failedAt,
-    })),
-  );
+  await publishUnregistered(h, 3000);
   const connections = [0, 1, 2].map(() => new Redis(server.url));
   try {
     const actions: string[] = [];

@@ -47,6 +47,18 @@ async function post(
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, ms: Date.now() - t0 };
 }
 
+/** Posts 3 tokens until the api takes them again (Redis back): the accepted answer. */
+function acceptedAgain() {
+  return waitFor(
+    'the api to accept again',
+    async () => {
+      const a = await post(randomDeviceTokens(3));
+      return a.status === 202 ? a : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+}
+
 test('Redis down: the api answers 503 PF_ERR_REDIS_UNAVAILABLE fast, then recovers; workers carry on', {
   timeout: 60_000,
 }, async () => {
@@ -70,14 +82,7 @@ test('Redis down: the api answers 503 PF_ERR_REDIS_UNAVAILABLE fast, then recove
   assert.notEqual(ready.status, 200, '/readyz reports Redis down');
 
   await redis.start();
-  const recovered = await waitFor(
-    'the api to accept again',
-    async () => {
-      const a = await post(randomDeviceTokens(3));
-      return a.status === 202 ? a : undefined;
-    },
-    { timeoutMs: 15_000, intervalMs: 100 },
-  );
+  const recovered = await acceptedAgain();
   const recoveryMs = Date.now() - downAt;
   const done = await api.waitDone(String(recovered.body.id));
   assert.equal(done.delivered, 3);
@@ -109,14 +114,7 @@ test('Redis hung (SIGSTOP: connected but silent): 503 within the command timeout
   assert.equal(answer.body.code, 'PF_ERR_REDIS_UNAVAILABLE');
   // commandTimeoutMs is 1000 here: one timed-out command, maybe a second, never an unbounded wait.
   assert.ok(answer.ms < 3500, `503 after ${answer.ms} ms`);
-  const recovered = await waitFor(
-    'the api to accept again',
-    async () => {
-      const a = await post(randomDeviceTokens(3));
-      return a.status === 202 ? a : undefined;
-    },
-    { timeoutMs: 15_000, intervalMs: 100 },
-  );
+  const recovered = await acceptedAgain();
   assert.equal((await api.waitDone(String(recovered.body.id))).delivered, 3);
   report('redis-hung', { hung503Ms: answer.ms });
 });
