@@ -1,6 +1,12 @@
 import apn from '@parse/node-apn';
 import type { PreparedNotification } from '@pushfleet/core';
-import { apnsHosts, type PushTransport, type SendResult, type TransportTarget } from './transport.ts';
+import {
+  apnsHosts,
+  type PushTransport,
+  poolSizeOf,
+  type SendResult,
+  type TransportTarget,
+} from './transport.ts';
 
 interface NodeApnFailure {
   device: string;
@@ -52,7 +58,7 @@ export function createNodeApnTransport(target: TransportTarget): PushTransport {
     production: target.environment === 'production',
     connectionRetryLimit: 0,
     requestTimeout: target.requestTimeoutMs,
-    clientCount: target.connections,
+    clientCount: poolSizeOf(target).max,
     // A bare host name plus `port`: a port inside `address` would be ignored for the default 443.
     address: endpoint?.host ?? apnsHosts[target.environment],
     port: endpoint?.port ?? 443,
@@ -67,7 +73,7 @@ export function createNodeApnTransport(target: TransportTarget): PushTransport {
     if (credentials.passphrase) options.passphrase = credentials.passphrase;
   }
   const provider = new apn.MultiProvider(options as unknown as apn.MultiProviderOptions);
-  const windowSize = target.maxInFlightPerConnection * target.connections;
+  const windowSize = target.maxInFlightPerConnection * poolSizeOf(target).max;
 
   return {
     async send(prepared, tokens) {

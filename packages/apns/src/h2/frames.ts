@@ -28,10 +28,31 @@ export const Setting = {
 export const ErrorCode = {
   noError: 0x0,
   protocolError: 0x1,
+  internalError: 0x2,
+  flowControlError: 0x3,
+  frameSizeError: 0x6,
   refusedStream: 0x7,
   cancel: 0x8,
   compressionError: 0x9,
+  enhanceYourCalm: 0xb,
 } as const;
+
+/** The largest flow-control window RFC 9113 §6.9.1 allows. */
+export const maxWindow = 2 ** 31 - 1;
+
+/**
+ * A connection error (RFC 9113 §5.4.1): the connection sends GOAWAY with `code` and closes;
+ * its requests settle as retryable failures (or not processed, if never written).
+ */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export const frameHeaderLength = 9;
 
@@ -110,7 +131,9 @@ export class FrameReader {
     let offset = 0;
     while (buf.length - offset >= frameHeaderLength) {
       const length = buf.readUIntBE(offset, 3);
-      if (length > this.maxFrameSize) throw new Error(`frame of ${length} bytes exceeds the maximum`);
+      if (length > this.maxFrameSize) {
+        throw new ConnectionError(ErrorCode.frameSizeError, `frame of ${length} bytes exceeds the maximum`);
+      }
       const end = offset + frameHeaderLength + length;
       if (end > buf.length) break;
       const type = buf[offset + 3]!;
@@ -136,6 +159,6 @@ export function unpad(type: number, flags: number, payload: Buffer): Buffer {
     end -= padLength;
   }
   if (type === FrameType.headers && flags & Flag.priority) start += 5;
-  if (start > end) throw new Error('padding exceeds the frame');
+  if (start > end) throw new ConnectionError(ErrorCode.protocolError, 'padding exceeds the frame');
   return payload.subarray(start, end);
 }

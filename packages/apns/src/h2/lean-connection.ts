@@ -1,112 +1,88 @@
 import { isIP } from 'node:net';
-import { connect, type TLSSocket, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { connect, type TLSSocket } from 'node:tls';
 import type { PreparedNotification } from '@pushfleet/core';
 import {
   type ApnsStreamConnection,
   bodyOf,
+  type CloseDetail,
   type ConnectionOptions,
+  errorText,
+  isCertificateRefusal,
+  maxErrorBodyBytes,
   rejectionResult,
   type StreamResult,
   timedOut,
-} from '../http2-connection.ts';
+} from '../connection.ts';
+import { checkFrame, parseSettings } from './frame-rules.ts';
 import {
+  ConnectionError,
   clientPreface,
   ErrorCode,
   Flag,
   FrameReader,
   FrameType,
   frame,
-  frameHeaderLength,
   goawayFrame,
+  maxWindow,
   rstStreamFrame,
   Setting,
   settingsFrame,
   unpad,
   windowUpdateFrame,
-  writeFrameHeader,
 } from './frames.ts';
-import { encodeIndexed, encodeInteger, encodeLiteral, HpackDecoder, HpackError } from './hpack.ts';
-
-/** Our receive window: large, so the server never waits on us; topped up as data arrives. */
-const receiveWindow = 1 << 24;
-const pingTimeoutMs = 10_000;
-const maxHeaderBlock = 64 * 1024;
-
-/** Frame-level rules of RFC 9113 §6 checked on every frame: where each type may appear, and exact sizes. */
-const connectionFrames = new Set<number>([FrameType.settings, FrameType.ping, FrameType.goaway]);
-const streamFrames = new Set<number>([
-  FrameType.headers,
-  FrameType.continuation,
-  FrameType.data,
-  FrameType.rstStream,
-]);
-const exactLength = new Map<number, number>([
-  [FrameType.rstStream, 4],
-  [FrameType.ping, 8],
-  [FrameType.windowUpdate, 4],
-]);
-
-/** One request on the wire, from HEADERS sent to the stream's end. */
-class LeanStream {
-  status = 0;
-  apnsId: string | undefined;
-  retryAfter: string | undefined;
-  body: Buffer[] | undefined;
-  /** The part of the payload flow control has held back. */
-  unsent: Buffer | undefined;
-
-  constructor(
-    readonly id: number,
-    readonly done: (result: StreamResult) => void,
-    readonly deadline: number,
-    readonly started: number,
-    public sendWindow: number,
-  ) {}
-}
-
-/** The headers of one prepared notification (apns-topic, apns-push-type, …), HPACK-encoded once. */
-function notificationBlock(prepared: PreparedNotification): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(prepared.headers)) {
-    if (value !== undefined) parts.push(encodeLiteral(name, String(value)));
-  }
-  return Buffer.concat(parts);
-}
-
-/** HPACK "never indexed" with the static table's `authorization` name (RFC 7541 §6.2.3): a secret. */
-function authorizationField(value: string): Buffer {
-  const bytes = Buffer.from(value, 'latin1');
-  return Buffer.concat([encodeInteger(23, 4, 0x10), encodeInteger(bytes.length, 7, 0), bytes]);
-}
-
-const blocks = new WeakMap<PreparedNotification, Buffer>();
+import { HpackDecoder, HpackError } from './hpack.ts';
+import { LeanStream } from './lean-stream.ts';
+import { RequestEncoder } from './request-encoder.ts';
+import { checkTrailers, parseResponseHead } from './response-headers.ts';
 
 /**
- * One APNs connection speaking HTTP/2 itself over a TLS socket: no `node:http2` session, so a
- * request costs one HEADERS and one DATA frame written into a shared buffer, and a response a
- * frame parse and an HPACK decode. Same contract as the `node:http2` ApnsConnection (the
- * transport uses either): never more streams than min(own cap, server's SETTINGS), refused and
- * post-GOAWAY streams reported as not processed, overdue requests cancelled by one sweeper.
+ * Our connection-level receive window. APNs answers are a few headers and at most a short JSON
+ * body, consumed the moment they arrive; 1 MB lets a thousand streams answer at once. Streams
+ * keep the protocol's 64 KB window and never get more: an error body longer than
+ * maxErrorBodyBytes ends its stream (so a peer cannot make us buffer megabytes per stream).
+ */
+const connectionReceiveWindow = 1 << 20;
+const pingTimeoutMs = 10_000;
+/** APNs answers with a few short headers; a larger block, or one cut in many frames, is an attack or a bug. */
+const maxHeaderBlock = 64 * 1024;
+const maxHeaderFrames = 32;
+/**
+ * Answers (PING and SETTINGS ACKs) we may owe a peer that stops reading: beyond this the peer is
+ * flooding us, and the connection ends instead of queueing answers without bound.
+ */
+const maxControlBacklog = 256 * 1024;
+/** Bytes queued for a peer that does not read; above this the connection is given up. */
+const maxWriteBacklog = 16 * 1024 * 1024;
+
+const protocolError = (message: string) => new ConnectionError(ErrorCode.protocolError, message);
+
+/**
+ * The lean client: one APNs connection speaking HTTP/2 itself over a TLS socket. No `node:http2`
+ * session, so a request costs one HEADERS and one DATA frame written into a shared buffer, and a
+ * response a frame parse and an HPACK decode — about a tenth of node:http2's CPU per request,
+ * which is why Pushfleet keeps its own client (node:http2 stays one setting away). Never more
+ * streams than min(own cap, server's SETTINGS); refused and post-GOAWAY streams reported as not
+ * processed; overdue requests cancelled by one sweeper; every protocol violation by the peer is
+ * a connection error that settles its requests as retryable, never an exception.
  */
 export class LeanConnection implements ApnsStreamConnection {
   inFlight = 0;
   reserved = 0;
   closed = false;
+  proven = false;
   private readonly socket: TLSSocket;
   private readonly streams = new Map<number, LeanStream>();
   private readonly decoder = new HpackDecoder();
   private readonly reader: FrameReader;
-  /** :method POST, :scheme https and :authority, HPACK-encoded once; :path follows per request. */
-  private readonly pseudoHeaders: Buffer;
-  private authorization: { header: string; field: Buffer } | undefined;
+  private readonly encoder: RequestEncoder;
   private outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private flushScheduled = false;
   /** Set once TLS is up and the preface is queued: nothing is written before. */
   private secure = false;
   private nextStreamId = 1;
   /** The last stream id handed to the socket: later ones never left this process. */
   private highestWrittenId = 0;
-  private tableSizeUpdatePending = false;
   /** Set after a fatal protocol error: nothing more that arrives is parsed. */
   private dead = false;
   private serverLimit = 1;
@@ -114,6 +90,7 @@ export class LeanConnection implements ApnsStreamConnection {
   private peerInitialWindow = 65_535;
   private connectionSendWindow = 65_535;
   private readonly blocked: LeanStream[] = [];
+  /** DATA bytes received since our last connection WINDOW_UPDATE. */
   private received = 0;
   private goawayLastStreamId = Number.POSITIVE_INFINITY;
   private pingSentAt = 0;
@@ -123,25 +100,22 @@ export class LeanConnection implements ApnsStreamConnection {
   private readonly pingTimer: NodeJS.Timeout;
   private readonly socketClosed: Promise<void>;
   private readonly readyWaiters: (() => void)[] = [];
+  private readonly closeDetail: CloseDetail = {};
   /** A header block spread over CONTINUATION frames: its stream, fragments, and END_STREAM. */
   private headerStream = 0;
   private headerFragments: Buffer[] = [];
   private headerEndsStream = false;
   private headerBytes = 0;
+  private headerFrames = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     const url = new URL(options.origin);
     const port = Number(url.port || 443);
-    const authority = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-    this.pseudoHeaders = Buffer.concat([
-      encodeIndexed(3 /* :method POST */),
-      encodeIndexed(7 /* :scheme https */),
-      encodeLiteral(':authority', authority),
-    ]);
+    this.encoder = new RequestEncoder(url.port ? `${url.hostname}:${url.port}` : url.hostname);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     this.reader = new FrameReader((type, flags, id, payload) => this.onFrame(type, flags, id, payload));
     this.socket = connect({
-      ...(options.tls as TlsConnectionOptions),
+      secureContext: options.tls.secureContext,
       host,
       port,
       ...(isIP(host) === 0 && { servername: host }),
@@ -151,57 +125,50 @@ export class LeanConnection implements ApnsStreamConnection {
     this.socket.once('secureConnect', () => {
       if (this.socket.alpnProtocol !== 'h2') return this.fail('server did not negotiate h2');
       // The preface goes first; requests made while the handshake ran follow it.
-      this.outbox.unshift(
+      const preface = [
         clientPreface,
-        settingsFrame([
-          [Setting.enablePush, 0],
-          [Setting.initialWindowSize, receiveWindow],
-        ]),
-        windowUpdateFrame(0, receiveWindow - 65_535),
-      );
+        settingsFrame([[Setting.enablePush, 0]]),
+        windowUpdateFrame(0, connectionReceiveWindow - 65_535),
+      ];
+      this.outbox.unshift(...preface);
+      this.outboxBytes += preface.reduce((n, b) => n + b.length, 0);
       this.secure = true;
       this.flush();
     });
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.dead) return;
-      this.lastActivity = Date.now();
-      try {
-        this.reader.push(chunk);
-      } catch (err) {
-        const compression = err instanceof HpackError;
-        this.dead = true;
-        this.fail(
-          `${compression ? 'HPACK' : 'protocol'} error: ${(err as Error).message}`,
-          compression ? ErrorCode.compressionError : ErrorCode.protocolError,
-        );
-      }
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err) => {
+      if (options.clientCertificate && isCertificateRefusal(err)) this.closeDetail.credentials = true;
+      this.markClosed(`error: ${errorText(err)}`);
     });
-    this.socket.on('error', (err) => this.markClosed(`error: ${err.message}`));
     this.socketClosed = new Promise((resolve) =>
       this.socket.once('close', () => {
         clearInterval(this.sweepTimer);
         this.markClosed('closed');
+        const credentials = this.closeDetail.credentials;
         // Never written, or past the GOAWAY: APNs never saw it, so it may be re-sent at once.
         // Written and unanswered: it may have been delivered, so it is a retryable failure.
         for (const stream of [...this.streams.values()]) {
-          this.finish(
-            stream,
+          const result: StreamResult =
             stream.id > this.highestWrittenId || stream.id > this.goawayLastStreamId
               ? { kind: 'not-processed', error: 'connection closed before the request was sent' }
-              : { kind: 'failed', error: 'connection closed before the response' },
-          );
+              : { kind: 'failed', error: 'connection closed before the response' };
+          this.finish(stream, credentials ? { ...result, credentials } : result);
         }
         resolve();
       }),
     );
-    this.pingTimer = setInterval(() => this.pingIfIdle(), options.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.guard(() => this.pingIfIdle()), options.pingIntervalMs);
     this.pingTimer.unref();
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, options.requestTimeoutMs));
+    this.sweepTimer = setInterval(
+      () => this.guard(() => this.sweep()),
+      Math.min(1000, options.requestTimeoutMs),
+    );
     this.sweepTimer.unref();
   }
 
   ready(): Promise<void> {
-    this.options.signer?.authorization();
+    // Signs the provider token meanwhile, so the first request pays for neither.
+    this.guard(() => this.options.signer?.authorization());
     if (this.settingsReceived || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
@@ -210,100 +177,55 @@ export class LeanConnection implements ApnsStreamConnection {
     for (const resolve of this.readyWaiters.splice(0)) resolve();
   }
 
+  limit(): number {
+    return this.closed ? 0 : Math.min(this.options.maxInFlight, this.serverLimit);
+  }
+
   capacity(): number {
-    if (this.closed) return 0;
-    return Math.min(this.options.maxInFlight, this.serverLimit) - this.inFlight - this.reserved;
+    return this.limit() - this.inFlight - this.reserved;
   }
 
   send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void {
     if (this.reserved > 0) this.reserved--;
-    const id = this.nextStreamId;
     if (this.closed) {
       done({ kind: 'not-processed', error: 'connection closed' });
       this.options.onSlotFree?.(this);
       return;
     }
     // Encoded before any state changes: a header APNs cannot carry fails this request only.
-    let block: Buffer;
-    let auth: Buffer | undefined;
+    let parts: ReturnType<RequestEncoder['parts']>;
     try {
-      block = blocks.get(prepared) ?? notificationBlock(prepared);
-      blocks.set(prepared, block);
-      auth = this.authorizationField();
+      parts = this.encoder.parts(prepared, this.options.signer?.authorization());
     } catch (err) {
-      done({ kind: 'failed', error: `cannot encode the request: ${(err as Error).message}` });
+      done({ kind: 'failed', error: `cannot encode the request: ${errorText(err)}` });
       this.options.onSlotFree?.(this);
       return;
     }
-    this.inFlight++;
+    const id = this.nextStreamId;
     this.nextStreamId += 2;
-    const now = Date.now();
+    this.inFlight++;
     const started = this.options.onRequestDone ? performance.now() : 0;
     const stream = new LeanStream(
       id,
       done,
-      now + this.options.requestTimeoutMs,
+      Date.now() + this.options.requestTimeoutMs,
       started,
       this.peerInitialWindow,
     );
     this.streams.set(id, stream);
-
-    const pseudo = this.pseudoHeaders;
-    // After the server changed SETTINGS_HEADER_TABLE_SIZE, the next block must open with a
-    // dynamic table size update (RFC 7541 §4.2); we never index, so size 0 always fits.
-    const tableSizeUpdate = this.tableSizeUpdatePending ? 1 : 0;
-    this.tableSizeUpdatePending = false;
     const body = bodyOf(prepared);
-    const path = `/3/device/${token}`;
-    // :path as a literal without indexing, name = static index 4; its length takes one byte for
-    // the usual 64-character token, more for long ones (up to 200).
-    const longLength = path.length < 127 ? undefined : encodeInteger(path.length, 7, 0);
-    const headerLength =
-      tableSizeUpdate +
-      pseudo.length +
-      2 +
-      (longLength ? longLength.length - 1 : 0) +
-      path.length +
-      block.length +
-      (auth?.length ?? 0);
+    // The common case: HEADERS and the whole DATA frame in one buffer.
     const whole = body.length <= Math.min(stream.sendWindow, this.connectionSendWindow);
-    // The common case, HEADERS and the whole DATA frame, is one allocation and one copy of each part.
-    const out = Buffer.allocUnsafe(
-      frameHeaderLength * (whole ? 2 : 1) + headerLength + (whole ? body.length : 0),
-    );
-    writeFrameHeader(out, 0, headerLength, FrameType.headers, Flag.endHeaders, id);
-    let at = frameHeaderLength;
-    if (tableSizeUpdate) out[at++] = 0x20;
-    // Pseudo-headers first (RFC 9113 §8.3), then the notification's headers.
-    at += pseudo.copy(out, at);
-    out[at++] = 0x04;
-    if (longLength) at += longLength.copy(out, at);
-    else out[at++] = path.length;
-    at += out.write(path, at, 'latin1');
-    at += block.copy(out, at);
-    if (auth) at += auth.copy(out, at);
+    this.write(this.encoder.encode(id, token, parts, whole ? body : undefined));
     if (whole) {
-      writeFrameHeader(out, at, body.length, FrameType.data, Flag.endStream, id);
-      body.copy(out, at + frameHeaderLength);
       stream.sendWindow -= body.length;
       this.connectionSendWindow -= body.length;
-    }
-    this.write(out);
-    if (!whole) {
+    } else {
       stream.unsent = body;
       this.sendData(stream);
     }
     // Stream ids are 31 bits: a connection that used them all drains, and the pool opens another.
     if (this.nextStreamId > 0x7fffffff) this.markClosed('stream ids exhausted');
-  }
-
-  private authorizationField(): Buffer | undefined {
-    const signer = this.options.signer;
-    if (!signer) return undefined;
-    const header = signer.authorization();
-    if (this.authorization?.header !== header)
-      this.authorization = { header, field: authorizationField(header) };
-    return this.authorization.field;
   }
 
   /** Sends as much of the stream's payload as both flow-control windows allow; the rest waits. */
@@ -329,6 +251,7 @@ export class LeanConnection implements ApnsStreamConnection {
 
   private write(buf: Buffer): void {
     this.outbox.push(buf);
+    this.outboxBytes += buf.length;
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Every frame produced in this tick goes out in one TLS write.
@@ -340,9 +263,23 @@ export class LeanConnection implements ApnsStreamConnection {
     if (!this.secure || this.outbox.length === 0) return;
     const out = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
     this.outbox = [];
+    this.outboxBytes = 0;
     if (!this.socket.writable) return;
     this.socket.write(out);
     this.highestWrittenId = this.nextStreamId - 2;
+    if (this.socket.writableLength > maxWriteBacklog) {
+      // A peer that stopped reading: nothing more can reach it, and our buffer would only grow.
+      this.dead = true;
+      this.markClosed('the server stopped reading');
+      this.socket.destroy();
+    }
+  }
+
+  /** Answers we owe the peer (PING and SETTINGS ACKs) are bounded by what it actually reads. */
+  private owe(): void {
+    if (this.socket.writableLength + this.outboxBytes > maxControlBacklog) {
+      throw new ConnectionError(ErrorCode.enhanceYourCalm, 'control frames from a server that does not read');
+    }
   }
 
   private endSocket(): void {
@@ -352,41 +289,70 @@ export class LeanConnection implements ApnsStreamConnection {
     setTimeout(() => this.socket.destroy(), 5000).unref();
   }
 
-  /** Frame-level checks of RFC 9113 §6 that a malformed or hostile peer could otherwise slip past. */
-  private checkFrame(type: number, id: number, length: number): void {
-    if (connectionFrames.has(type) && id !== 0) throw new Error(`frame type ${type} on stream ${id}`);
-    if (streamFrames.has(type) && id === 0) throw new Error(`frame type ${type} on stream 0`);
-    const exact = exactLength.get(type);
-    if (exact !== undefined && length !== exact) throw new Error(`frame type ${type} of ${length} bytes`);
-    if (type === FrameType.settings && length % 6 !== 0) throw new Error(`SETTINGS of ${length} bytes`);
-    if (type === FrameType.goaway && length < 8) throw new Error(`GOAWAY of ${length} bytes`);
+  /** Timer and socket callbacks run through here: a bug or a hostile peer ends the connection, never the process. */
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.onConnectionError(err);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.dead) return;
+    this.lastActivity = Date.now();
+    this.guard(() => this.reader.push(chunk));
+  }
+
+  private onConnectionError(err: unknown): void {
+    if (this.dead) return;
+    this.dead = true;
+    const code =
+      err instanceof HpackError
+        ? ErrorCode.compressionError
+        : err instanceof ConnectionError
+          ? err.code
+          : ErrorCode.internalError;
+    const kind =
+      err instanceof HpackError ? 'HPACK' : err instanceof ConnectionError ? 'protocol' : 'internal';
+    this.fail(`${kind} error: ${errorText(err)}`, code);
+  }
+
+  /** Client-initiated ids we have not used yet, and every even (server-initiated) id: no frame may name them. */
+  private isIdle(id: number): boolean {
+    return id % 2 === 0 || id >= this.nextStreamId;
   }
 
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
-    this.checkFrame(type, id, payload.length);
-    if (this.headerStream !== 0 && type !== FrameType.continuation) {
-      throw new Error('expected CONTINUATION');
-    }
+    checkFrame(type, id, payload.length);
+    if (this.headerStream !== 0 && type !== FrameType.continuation)
+      throw protocolError('expected CONTINUATION');
     switch (type) {
       case FrameType.headers:
+        if (this.isIdle(id)) throw protocolError(`HEADERS on idle stream ${id}`);
         this.headerStream = id;
         this.headerFragments = [Buffer.from(unpad(type, flags, payload))];
         this.headerBytes = payload.length;
-        if (flags & Flag.endHeaders) this.onHeaderBlock(flags & Flag.endStream);
-        else this.headerEndsStream = (flags & Flag.endStream) !== 0;
+        this.headerFrames = 1;
+        this.headerEndsStream = (flags & Flag.endStream) !== 0;
+        if (flags & Flag.endHeaders) this.onHeaderBlock();
         return;
       case FrameType.continuation:
-        if (id !== this.headerStream) throw new Error('CONTINUATION on the wrong stream');
-        this.headerFragments.push(Buffer.from(payload));
+        if (this.headerStream === 0 || id !== this.headerStream)
+          throw protocolError('unexpected CONTINUATION');
+        // Bytes and frames both: empty CONTINUATIONs cost memory too.
         this.headerBytes += payload.length;
-        // APNs answers with a few short headers; a block this large is an attack or a bug.
-        if (this.headerBytes > maxHeaderBlock) throw new Error('header block over 64 KB');
-        if (flags & Flag.endHeaders) this.onHeaderBlock(this.headerEndsStream ? Flag.endStream : 0);
+        if (this.headerBytes > maxHeaderBlock) throw protocolError('header block over 64 KB');
+        if (++this.headerFrames > maxHeaderFrames)
+          throw protocolError(`header block in over ${maxHeaderFrames} frames`);
+        if (payload.length > 0) this.headerFragments.push(Buffer.from(payload));
+        if (flags & Flag.endHeaders) this.onHeaderBlock();
         return;
       case FrameType.data:
-        this.onData(flags, id, payload);
+        this.onDataFrame(flags, id, payload);
         return;
       case FrameType.rstStream:
+        if (this.isIdle(id)) throw protocolError(`RST_STREAM on idle stream ${id}`);
         this.onReset(id, payload.readUInt32BE(0));
         return;
       case FrameType.settings:
@@ -394,60 +360,90 @@ export class LeanConnection implements ApnsStreamConnection {
         return;
       case FrameType.ping:
         if (flags & Flag.ack) this.pingSentAt = 0;
-        else this.write(frame(FrameType.ping, Flag.ack, 0, Buffer.from(payload)));
+        else {
+          this.owe();
+          this.write(frame(FrameType.ping, Flag.ack, 0, Buffer.from(payload)));
+        }
         return;
       case FrameType.goaway:
         this.onGoaway(payload);
         return;
-      case FrameType.windowUpdate: {
-        const increment = payload.readUInt32BE(0) & 0x7fffffff;
-        if (increment === 0) throw new Error('WINDOW_UPDATE of 0');
-        if (id === 0) this.connectionSendWindow += increment;
-        else {
-          const stream = this.streams.get(id);
-          if (stream) stream.sendWindow += increment;
-        }
-        if (this.blocked.length > 0) this.unblock();
+      case FrameType.windowUpdate:
+        this.onWindowUpdate(id, payload.readUInt32BE(0) & 0x7fffffff);
         return;
-      }
       case FrameType.pushPromise:
-        throw new Error('PUSH_PROMISE although push is disabled');
+        throw protocolError('PUSH_PROMISE although push is disabled');
       default:
       // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5).
     }
   }
 
-  private onHeaderBlock(endStream: number): void {
+  private onHeaderBlock(): void {
     const id = this.headerStream;
+    const endStream = this.headerEndsStream;
     this.headerStream = 0;
     const block =
       this.headerFragments.length === 1 ? this.headerFragments[0]! : Buffer.concat(this.headerFragments);
     this.headerFragments = [];
-    // Decoded even for unknown streams: the HPACK table must see every block.
+    // Decoded even for streams already closed: the HPACK table must see every block.
     const fields = this.decoder.decode(block);
     const stream = this.streams.get(id);
     if (!stream) return;
-    for (const [name, value] of fields) {
-      if (name === ':status') stream.status = Number(value);
-      else if (name === 'apns-id') stream.apnsId = value;
-      else if (name === 'retry-after') stream.retryAfter = value;
+    try {
+      if (stream.status === 0) {
+        const head = parseResponseHead(fields);
+        if (head.status < 200) {
+          // Informational (1xx): the final response follows on the same stream.
+          if (head.status === 101 || endStream)
+            throw protocolError('malformed response: a 1xx that ends the stream');
+          return;
+        }
+        stream.status = head.status;
+        stream.apnsId = head.apnsId;
+        stream.retryAfter = head.retryAfter;
+      } else {
+        if (!endStream) throw protocolError('malformed response: trailers without END_STREAM');
+        checkTrailers(fields);
+      }
+    } catch (err) {
+      // This stream's answer is unusable; the connection error settles the others.
+      this.finish(stream, { kind: 'failed', error: errorText(err) });
+      throw err;
     }
     if (endStream) this.complete(stream);
   }
 
-  private onData(flags: number, id: number, payload: Buffer): void {
+  private onDataFrame(flags: number, id: number, payload: Buffer): void {
+    // Every DATA byte counts against the connection window, padding included (RFC 9113 §6.9.1).
+    if (payload.length > connectionReceiveWindow - this.received) {
+      throw new ConnectionError(ErrorCode.flowControlError, 'DATA beyond the connection window');
+    }
     this.received += payload.length;
-    if (this.received >= receiveWindow / 2) {
+    if (this.received >= connectionReceiveWindow / 2) {
       this.write(windowUpdateFrame(0, this.received));
       this.received = 0;
     }
+    if (this.isIdle(id)) throw protocolError(`DATA on idle stream ${id}`);
+    const data = unpad(FrameType.data, flags, payload);
     const stream = this.streams.get(id);
-    if (!stream) return;
-    if (stream.status !== 200) {
-      const data = unpad(FrameType.data, flags, payload);
-      if (data.length > 0) {
+    if (!stream) return; // a stream we already finished or reset
+    if (stream.status === 0) {
+      this.finish(stream, { kind: 'failed', error: 'malformed response: DATA before HEADERS' });
+      throw protocolError('malformed response: DATA before HEADERS');
+    }
+    if (stream.status !== 200 && data.length > 0) {
+      const room = maxErrorBodyBytes - stream.bodyBytes;
+      if (room > 0) {
+        const kept = data.length > room ? data.subarray(0, room) : data;
         stream.body ??= [];
-        stream.body.push(Buffer.from(data));
+        stream.body.push(Buffer.from(kept));
+        stream.bodyBytes += kept.length;
+      }
+      if (data.length > room && !(flags & Flag.endStream)) {
+        // Longer than any APNs error body: the status is the answer; stop the stream's flow.
+        this.resetStream(stream, ErrorCode.cancel);
+        this.complete(stream);
+        return;
       }
     }
     if (flags & Flag.endStream) this.complete(stream);
@@ -458,10 +454,6 @@ export class LeanConnection implements ApnsStreamConnection {
       this.finish(stream, { kind: 'accepted', apnsId: stream.apnsId });
       return;
     }
-    if (stream.status === 0) {
-      this.finish(stream, { kind: 'failed', error: 'response without :status' });
-      return;
-    }
     const body = stream.body ? Buffer.concat(stream.body) : Buffer.alloc(0);
     this.finish(stream, rejectionResult(stream.status, body, stream.retryAfter, this.options));
   }
@@ -469,9 +461,12 @@ export class LeanConnection implements ApnsStreamConnection {
   private onReset(id: number, code: number): void {
     const stream = this.streams.get(id);
     if (!stream) return;
-    if (stream.status === 200) {
-      // APNs said 200 before resetting the rest of the stream: the notification was accepted.
-      this.finish(stream, { kind: 'accepted', apnsId: stream.apnsId });
+    // The peer closed the stream: answering its RST_STREAM with ours is forbidden (RFC 9113 §5.4.2).
+    stream.reset = true;
+    if (stream.status !== 0) {
+      // APNs answered before resetting the rest of the stream (e.g. a 200 before the body was
+      // read): the answer stands.
+      this.complete(stream);
       return;
     }
     this.finish(
@@ -482,27 +477,47 @@ export class LeanConnection implements ApnsStreamConnection {
     );
   }
 
+  private onWindowUpdate(id: number, increment: number): void {
+    if (increment === 0) throw protocolError('WINDOW_UPDATE of 0');
+    if (id === 0) {
+      if (this.connectionSendWindow + increment > maxWindow) {
+        throw new ConnectionError(ErrorCode.flowControlError, 'connection window over 2^31-1');
+      }
+      this.connectionSendWindow += increment;
+    } else {
+      if (this.isIdle(id)) throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
+      const stream = this.streams.get(id);
+      if (!stream) return;
+      // A stream error by the RFC; a server this broken gets a connection error (§5.4.1 allows it).
+      if (stream.sendWindow + increment > maxWindow) {
+        throw new ConnectionError(ErrorCode.flowControlError, `stream ${id} window over 2^31-1`);
+      }
+      stream.sendWindow += increment;
+    }
+    if (this.blocked.length > 0) this.unblock();
+  }
+
   private onSettings(payload: Buffer): void {
-    let limitGiven = false;
-    for (let i = 0; i + 6 <= payload.length; i += 6) {
-      const id = payload.readUInt16BE(i);
-      const value = payload.readUInt32BE(i + 2);
-      if (id === Setting.maxConcurrentStreams) {
-        this.serverLimit = value;
-        limitGiven = true;
-      } else if (id === Setting.headerTableSize) this.tableSizeUpdatePending = true;
-      else if (id === Setting.initialWindowSize) {
-        const delta = value - this.peerInitialWindow;
-        this.peerInitialWindow = value;
-        for (const stream of this.streams.values()) stream.sendWindow += delta;
+    const settings = parseSettings(payload);
+    if (settings.maxConcurrentStreams !== undefined) this.serverLimit = settings.maxConcurrentStreams;
+    if (settings.headerTableSizeChanged) this.encoder.tableSizeChanged();
+    if (settings.initialWindowSize !== undefined) {
+      const delta = settings.initialWindowSize - this.peerInitialWindow;
+      this.peerInitialWindow = settings.initialWindowSize;
+      for (const stream of this.streams.values()) {
+        if (stream.sendWindow + delta > maxWindow) {
+          throw new ConnectionError(ErrorCode.flowControlError, 'SETTINGS made a stream window over 2^31-1');
+        }
+        stream.sendWindow += delta;
       }
     }
+    this.owe();
     this.write(frame(FrameType.settings, Flag.ack, 0));
     if (!this.settingsReceived) {
       this.settingsReceived = true;
       this.wakeReadyWaiters();
       // Without SETTINGS_MAX_CONCURRENT_STREAMS the limit is unbounded (RFC 9113 §6.5.2).
-      if (!limitGiven) this.serverLimit = 1000;
+      if (settings.maxConcurrentStreams === undefined) this.serverLimit = 1000;
     }
     if (this.blocked.length > 0) this.unblock();
     if (this.capacity() > 0) this.options.onSlotFree?.(this);
@@ -511,7 +526,11 @@ export class LeanConnection implements ApnsStreamConnection {
   private onGoaway(payload: Buffer): void {
     this.goawayLastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
     const code = payload.readUInt32BE(4);
-    const debug = payload.subarray(8).toString('utf8');
+    // The debug text goes to a log line: short and printable only.
+    const debug = payload
+      .subarray(8, 8 + 200)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '?');
     // Closed first: the re-sends below must go to another connection, never this one.
     this.markClosed(`goaway ${code}${debug ? `: ${debug}` : ''}`);
     // Streams past the last one APNs processed were never seen: re-sendable elsewhere, at once.
@@ -522,11 +541,20 @@ export class LeanConnection implements ApnsStreamConnection {
     }
   }
 
+  /** Ends our side of a stream (once): RST_STREAM, and its unsent payload dropped. */
+  private resetStream(stream: LeanStream, code: number): void {
+    if (stream.reset) return;
+    stream.reset = true;
+    stream.unsent = undefined;
+    if (!this.closed) this.write(rstStreamFrame(stream.id, code));
+  }
+
   private finish(stream: LeanStream, result: StreamResult): void {
     if (!this.streams.delete(stream.id)) return;
     // Answered (or given up) before its body went out: close our half, or the server keeps the
     // stream open and counts it against its limit.
-    if (stream.unsent && !this.closed) this.write(rstStreamFrame(stream.id, ErrorCode.cancel));
+    if (stream.unsent) this.resetStream(stream, ErrorCode.cancel);
+    if (result.kind === 'accepted' || result.kind === 'rejected') this.proven = true;
     this.inFlight--;
     this.options.onRequestDone?.((performance.now() - stream.started) / 1000, result);
     stream.done(result);
@@ -539,13 +567,13 @@ export class LeanConnection implements ApnsStreamConnection {
     // Map order is stream order, which is deadline order: stop at the first not yet due.
     for (const stream of this.streams.values()) {
       if (stream.deadline > now) break;
-      this.write(rstStreamFrame(stream.id, ErrorCode.cancel));
-      stream.unsent = undefined; // reset just now: finish() must not reset it again
+      this.resetStream(stream, ErrorCode.cancel);
       this.finish(stream, timedOut);
     }
     if (this.pingSentAt !== 0 && now - this.pingSentAt > pingTimeoutMs) this.fail('ping not answered');
     // A server that accepts the connection but never completes TLS and SETTINGS is as good as down.
-    if (!this.settingsReceived && now - this.openedAt > this.options.requestTimeoutMs) {
+    const settingsTimeoutMs = this.options.settingsTimeoutMs ?? this.options.requestTimeoutMs;
+    if (!this.settingsReceived && now - this.openedAt > settingsTimeoutMs) {
       this.fail('no SETTINGS from the server in time');
       this.socket.destroy();
     }
@@ -560,7 +588,8 @@ export class LeanConnection implements ApnsStreamConnection {
 
   /** A broken connection: tell the server why (best effort), then drop it. */
   private fail(reason: string, code: number = ErrorCode.noError): void {
-    this.write(goawayFrame(0, code));
+    // A client accepts no streams from the server: the last peer-initiated stream is 0.
+    if (!this.closed) this.write(goawayFrame(0, code));
     this.markClosed(reason);
     this.endSocket();
     this.socket.destroySoon();
@@ -571,7 +600,7 @@ export class LeanConnection implements ApnsStreamConnection {
     this.closed = true;
     clearInterval(this.pingTimer);
     this.wakeReadyWaiters();
-    this.options.onClose?.(this, reason);
+    this.options.onClose?.(this, reason, this.closeDetail);
     // Streams the server accepted may still finish; the socket ends when the last one does.
     if (this.streams.size === 0) this.endSocket();
   }
