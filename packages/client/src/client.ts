@@ -6,6 +6,7 @@ import type {
   DeviceImportLine,
   DeviceRegistration,
   DeviceRegistrationRequest,
+  Environment,
   FeedbackItem,
   NotificationStatus,
   RegistryAudience,
@@ -32,13 +33,14 @@ export interface ClientOptions {
   /** e.g. `https://push.example.com` */
   baseUrl: string;
   /** Sent as `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Attempts on 429 / 503 / network errors, including the first (default 5). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Backoff base (default 200 ms): base · 2^n with full jitter, or the server's Retry-After. */
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  fetch?: typeof fetch;
+  retryBaseMs?: number | undefined;
+  retryMaxMs?: number | undefined;
+  /** Defaults to the global `fetch` (Node.js ≥ 18, browsers, Deno, Bun). */
+  fetch?: typeof fetch | undefined;
 }
 
 /** A token source for uploads; pass a function to make the upload retryable (it is re-read). */
@@ -143,7 +145,7 @@ export class PushfleetClient {
   sendNotification(
     app: string,
     request: SendNotificationRequest,
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string | undefined } = {},
   ): Promise<SendNotificationResponse> {
     return this.request('POST', `${this.app(app)}/notifications`, {
       json: request,
@@ -163,7 +165,7 @@ export class PushfleetClient {
   createCampaign(
     app: string,
     spec: CampaignSpec & { audience: RegistryAudience | { kind: 'tokens'; tokens: string[] } },
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string | undefined } = {},
   ): Promise<CreateCampaignResponse> {
     return this.request('POST', `${this.app(app)}/campaigns`, {
       json: spec,
@@ -180,7 +182,7 @@ export class PushfleetClient {
     app: string,
     spec: CampaignSpec,
     tokens: TokenSource | (() => TokenSource),
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string | undefined } = {},
   ): Promise<CreateCampaignResponse> {
     const source = typeof tokens === 'function' ? tokens : () => tokens;
     return this.request('POST', `${this.app(app)}/campaigns`, {
@@ -196,7 +198,7 @@ export class PushfleetClient {
 
   listCampaigns(
     app: string,
-    query: { limit?: number; before?: number } = {},
+    query: { limit?: number | undefined; before?: number | undefined } = {},
   ): Promise<{
     items: CampaignStatus[];
     next: number | null;
@@ -212,7 +214,11 @@ export class PushfleetClient {
   async waitForCampaign(
     app: string,
     id: string,
-    options: { intervalMs?: number; timeoutMs?: number; onProgress?: (s: CampaignStatus) => void } = {},
+    options: {
+      intervalMs?: number | undefined;
+      timeoutMs?: number | undefined;
+      onProgress?: ((s: CampaignStatus) => void) | undefined;
+    } = {},
   ): Promise<CampaignStatus> {
     const deadline = Date.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
     for (;;) {
@@ -232,13 +238,13 @@ export class PushfleetClient {
     return this.request('PUT', `${this.app(app)}/devices/${encodeURIComponent(token)}`, { json: request });
   }
 
-  getDevice(app: string, token: string, environment?: string): Promise<DeviceRegistration> {
+  getDevice(app: string, token: string, environment?: Environment): Promise<DeviceRegistration> {
     return this.request('GET', `${this.app(app)}/devices/${encodeURIComponent(token)}`, {
       query: { environment },
     });
   }
 
-  async unregisterDevice(app: string, token: string, environment?: string): Promise<void> {
+  async unregisterDevice(app: string, token: string, environment?: Environment): Promise<void> {
     await this.request('DELETE', `${this.app(app)}/devices/${encodeURIComponent(token)}`, {
       query: { environment },
     });
@@ -261,7 +267,7 @@ export class PushfleetClient {
 
   feedback(
     app: string,
-    query: { since?: string; limit?: number } = {},
+    query: { since?: string | undefined; limit?: number | undefined } = {},
   ): Promise<{
     items: FeedbackItem[];
     next: string | null;

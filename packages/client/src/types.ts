@@ -4,19 +4,22 @@ export type {
   CampaignState,
   CampaignStatus,
   DeviceRegistration,
+  Environment,
+  ErrorCode,
   FeedbackItem,
+  NotificationInput,
   NotificationStatus,
 } from '@pushfleet/core';
 
 export interface SendNotificationRequest {
   /** Up to 1000 hex device tokens; or `userIds` / `tags` resolved by the device registry. */
-  tokens?: string[];
-  userIds?: string[];
-  tags?: string[];
+  tokens?: string[] | undefined;
+  userIds?: string[] | undefined;
+  tags?: string[] | undefined;
   notification: NotificationInput;
-  environment?: Environment;
+  environment?: Environment | undefined;
   /** ISO 8601; at most 30 days ahead. */
-  sendAt?: string;
+  sendAt?: string | undefined;
 }
 
 export interface SendNotificationResponse {
@@ -30,11 +33,11 @@ export type RegistryAudience =
   | { kind: 'users'; userIds: string[] };
 
 export interface CampaignSpec {
-  name?: string;
-  environment?: Environment;
+  name?: string | undefined;
+  environment?: Environment | undefined;
   notification: NotificationInput;
-  sendAt?: string;
-  ratePerSecond?: number;
+  sendAt?: string | undefined;
+  ratePerSecond?: number | undefined;
 }
 
 export interface CreateCampaignResponse {
@@ -44,10 +47,10 @@ export interface CreateCampaignResponse {
 }
 
 export interface DeviceRegistrationRequest {
-  environment?: Environment;
-  userId?: string;
-  tags?: string[];
-  locale?: string;
+  environment?: Environment | undefined;
+  userId?: string | undefined;
+  tags?: string[] | undefined;
+  locale?: string | undefined;
 }
 
 export interface DeviceImportLine extends DeviceRegistrationRequest {
@@ -57,5 +60,5 @@ export interface DeviceImportLine extends DeviceRegistrationRequest {
 export interface ApiErrorBody {
   code: ErrorCode | string;
   message: string;
-  field?: string;
+  field?: string | undefined;
 }
