@@ -1,11 +1,14 @@
 import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { ServerPort } from './faults.ts';
 import type { SimContext } from './sim-context.ts';
 import type { ConnectionAuth } from './validate-request.ts';
 
 /** Per-connection state of the provider API. */
 export interface Connection {
   id: number;
+  /** Which listener accepted it: the provider API or the channel-management API. */
+  port: ServerPort;
   session: ServerHttp2Session;
   /** The raw TCP socket under TLS, kept so a reset fault can send a real RST. */
   rawSocket: Socket | undefined;
@@ -16,14 +19,14 @@ export interface Connection {
   highestStreamId: number;
   /** Token connections: true after the first authenticated request. */
   authenticatedOnce: boolean;
-  /** "Drop to 1 after a rejection, restore after a success" (apns-protocol.md C.2). */
+  /** "Drop to 1 after a rejection, restore after a success" (docs/apns-protocol.md §C.2). */
   dropped: boolean;
   advertisedLimit: number;
 }
 
 /** The stream limit this connection should advertise right now. */
 export function desiredStreamLimit(conn: Connection, ctx: SimContext): number {
-  const base = ctx.faults.maxConcurrentStreams() ?? ctx.settings.maxConcurrentStreams;
+  const base = ctx.faults.maxConcurrentStreams(conn.port) ?? ctx.settings.maxConcurrentStreams;
   if (conn.dropped) return 1;
   if (conn.auth.kind === 'token' && !conn.authenticatedOnce && ctx.settings.tokenInitialStreams > 0) {
     return Math.min(ctx.settings.tokenInitialStreams, base);
@@ -78,4 +81,46 @@ export function resetConnection(conn: Connection, ctx: SimContext): void {
     }
   }
   conn.session.destroy();
+}
+
+/** Streams above a GOAWAY's last stream id were never processed: refuse, do not record. */
+export function refusedByGoaway(conn: Connection, stream: ServerHttp2Stream): boolean {
+  if (conn.goawayLastStreamId !== undefined && (stream.id ?? 0) > conn.goawayLastStreamId) {
+    stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    return true;
+  }
+  return false;
+}
+
+/** The first authenticated request lifts a token connection's initial stream limit. */
+export function noteAuthenticated(ctx: SimContext, conn: Connection): void {
+  if (!conn.authenticatedOnce) {
+    conn.authenticatedOnce = true;
+    applyStreamLimit(conn, ctx);
+  }
+}
+
+/** After a 200/201/204: authenticated, and a dropped stream limit is restored (§C.2). */
+export function noteAccepted(ctx: SimContext, conn: Connection): void {
+  noteAuthenticated(ctx, conn);
+  if (conn.dropped) {
+    conn.dropped = false;
+    applyStreamLimit(conn, ctx);
+  }
+}
+
+/** After an error answer: maybe authenticated, and the limit may drop to 1 (§C.2). */
+export function noteRejected(
+  ctx: SimContext,
+  conn: Connection,
+  status: number,
+  authenticated: boolean,
+): void {
+  if (authenticated) noteAuthenticated(ctx, conn);
+  // A 410 is not an error condition for APNs (§A.9), so it does not cost stream capacity.
+  const dropToOne = ctx.settings.dropToOneAfterRejection || ctx.faults.dropToOneAfterRejection(conn.port);
+  if (dropToOne && status !== 410 && !conn.dropped) {
+    conn.dropped = true;
+    applyStreamLimit(conn, ctx);
+  }
 }

@@ -1,5 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { z } from 'zod';
+import { channelRoute } from './control-channels.ts';
+import { HttpError, parse, readJson, send } from './control-http.ts';
 import type { SimContext } from './sim-context.ts';
 import { createClientCertificate } from './tls-material.ts';
 
@@ -32,6 +34,8 @@ const faultBody = z
     reason: z.string().min(1).optional(),
     rate: z.number().min(0).max(1).optional(),
     token: hexToken.optional(),
+    target: z.enum(['device', 'broadcast', 'channels', 'all']).optional(),
+    channelId: z.string().min(1).optional(),
     count: positiveInt.optional(),
     retryAfter: z.number().int().nonnegative().optional(),
     latencyMs: z.number().nonnegative().optional(),
@@ -52,48 +56,6 @@ const clientCertBody = z.object({
   untrusted: z.boolean().optional(),
   expired: z.boolean().optional(),
 });
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 1_000_000) throw new HttpError(413, 'body too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'body is not JSON');
-  }
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new HttpError(
-      400,
-      result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
-  }
-  return result.data;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Routes of the control API (README "Control API"). */
 async function route(ctx: SimContext, req: IncomingMessage, url: URL): Promise<[number, unknown]> {
@@ -157,6 +119,15 @@ async function route(ctx: SimContext, req: IncomingMessage, url: URL): Promise<[
           legacyNotifications: stats.legacyNotifications,
           legacyErrors: stats.legacyErrors,
           feedbackReads: stats.feedbackReads,
+          broadcasts: { ...stats.broadcasts },
+          channels: {
+            ...stats.channels,
+            created: ctx.channels.created,
+            deleted: ctx.channels.deleted,
+            active: ctx.channels.activeCount(),
+            connections: stats.channelConnections,
+            openConnections: stats.openChannelConnections,
+          },
           mode: settings.mode,
           environment: settings.environment,
         },
@@ -184,11 +155,15 @@ async function route(ctx: SimContext, req: IncomingMessage, url: URL): Promise<[
       deliveries.clear();
       stats.clear();
       faults.clear();
+      ctx.channels.clear();
       return [200, { reset: true }];
     case 'GET /healthz':
       return [200, { ok: true }];
-    default:
+    default: {
+      const answer = await channelRoute(ctx, req, url);
+      if (answer) return answer;
       throw new HttpError(404, `no route ${key}`);
+    }
   }
 }
 

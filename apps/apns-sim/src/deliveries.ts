@@ -7,6 +7,8 @@ export interface Delivery {
   headers: Record<string, string>;
   /** Parsed JSON, or the raw text when the body was not JSON. */
   payload: unknown;
+  /** The body exactly as received (UTF-8 text), for byte-for-byte checks of what a client built. */
+  body: string;
   receivedAt: number;
   /** 'h2' for the HTTP/2 API, 'legacy' for the binary gateway. */
   via: 'h2' | 'legacy';

@@ -1,4 +1,23 @@
+import { broadcastReasonStatus, isBroadcastReason } from './broadcast-reasons.ts';
 import { isReason, type Rejection, reasonStatus } from './reasons.ts';
+
+/**
+ * Which requests a fault applies to: device pushes (`/3/device`, the default, as before
+ * broadcasts existed), broadcasts (`/4/broadcasts`), channel management (the channel port), or all.
+ */
+export type FaultTarget = 'device' | 'broadcast' | 'channels' | 'all';
+
+/** The two HTTP/2 listeners: the provider port (device pushes and broadcasts) and the channel port. */
+export type ServerPort = 'provider' | 'channels';
+
+/** What a request fault is matched against. */
+export interface FaultRequest {
+  target: Exclude<FaultTarget, 'all'>;
+  /** Lower-case hex device token (device pushes). */
+  token?: string | undefined;
+  /** The request's apns-channel-id (broadcasts, channel read/delete). */
+  channelId?: string | undefined;
+}
 
 /**
  * A fault as posted to `POST /faults`. Every field is optional; the ones present decide what
@@ -11,6 +30,8 @@ export interface FaultSpec {
   reason?: string | undefined;
   rate?: number | undefined;
   token?: string | undefined;
+  target?: FaultTarget | undefined;
+  channelId?: string | undefined;
   count?: number | undefined;
   retryAfter?: number | undefined;
   latencyMs?: number | undefined;
@@ -58,17 +79,21 @@ export class FaultStore {
     if (spec.status !== undefined && spec.reason === undefined) {
       throw new Error('a fault with a status needs a reason');
     }
+    const target = spec.target ?? 'device';
+    if (spec.token !== undefined && target !== 'device' && target !== 'all') {
+      throw new Error('token applies to device pushes only; use channelId for broadcasts and channels');
+    }
+    if (spec.channelId !== undefined && target === 'device') {
+      throw new Error('channelId needs target broadcast, channels or all');
+    }
+    const looked = spec.reason !== undefined ? statusOf(spec.reason, target) : undefined;
     if (spec.reason !== undefined && spec.status === undefined && spec.goawayAfter === undefined) {
-      if (!isReason(spec.reason)) throw new Error(`unknown reason ${spec.reason}; give a status too`);
+      if (looked === undefined) throw new Error(`unknown reason ${spec.reason}; give a status too`);
     }
     const fault: Fault = {
       ...spec,
       token: spec.token?.toLowerCase(),
-      status:
-        spec.status ??
-        (spec.reason && spec.goawayAfter === undefined && isReason(spec.reason)
-          ? reasonStatus[spec.reason]
-          : undefined),
+      status: spec.status ?? (spec.goawayAfter === undefined ? looked : undefined),
       id: this.nextId++,
       remaining: spec.count ?? Number.POSITIVE_INFINITY,
       acc: 0,
@@ -98,8 +123,11 @@ export class FaultStore {
     if (this.faults.length !== before) this.onConnectionSettings();
   }
 
-  private fires(fault: Fault, token: string | undefined): boolean {
-    if (fault.token !== undefined && fault.token !== token) return false;
+  private fires(fault: Fault, request: FaultRequest): boolean {
+    const target = fault.target ?? 'device';
+    if (target !== 'all' && target !== request.target) return false;
+    if (fault.token !== undefined && fault.token !== request.token) return false;
+    if (fault.channelId !== undefined && fault.channelId !== request.channelId) return false;
     fault.acc += fault.rate ?? 1;
     if (fault.acc < 1 - 1e-9) return false;
     fault.acc -= 1;
@@ -108,8 +136,8 @@ export class FaultStore {
     return true;
   }
 
-  /** Decides whether this request fails, resets or is delayed. `token` is lower-case hex. */
-  forRequest(token: string | undefined): RequestFaultOutcome {
+  /** Decides whether this request fails, resets or is delayed. */
+  forRequest(request: FaultRequest): RequestFaultOutcome {
     if (this.faults.length === 0) return none;
     this.prune();
     let latencyMs = 0;
@@ -121,7 +149,7 @@ export class FaultStore {
       const isLatency = fault.latencyMs !== undefined;
       if (!isOutcome && !isLatency) continue;
       if (isOutcome && (rejection || reset)) continue;
-      if (!this.fires(fault, token)) continue;
+      if (!this.fires(fault, request)) continue;
       if (isLatency) latencyMs = Math.max(latencyMs, this.latencyOf(fault));
       if (fault.reset) reset = fault.reset === 'stream' ? 'stream' : 'connection';
       else if (fault.status !== undefined) {
@@ -144,11 +172,11 @@ export class FaultStore {
    * Counts a new stream on `connection`; returns the GOAWAY reason when a goawayAfter fault
    * reaches its count on this connection.
    */
-  onStream(connection: object): string | undefined {
+  onStream(connection: object, port: ServerPort): string | undefined {
     if (this.faults.length === 0) return undefined;
     let reason: string | undefined;
     for (const fault of this.faults) {
-      if (fault.goawayAfter === undefined || fault.remaining <= 0) continue;
+      if (fault.goawayAfter === undefined || fault.remaining <= 0 || !onPort(fault, port)) continue;
       const seen = (fault.streamsSeen.get(connection) ?? 0) + 1;
       fault.streamsSeen.set(connection, seen);
       if (seen === fault.goawayAfter && reason === undefined) {
@@ -167,26 +195,44 @@ export class FaultStore {
     this.prune();
     for (const fault of this.faults) {
       if (fault.legacyStatus === undefined) continue;
-      if (this.fires(fault, token)) return fault.legacyStatus;
+      if (this.fires(fault, { target: 'device', token })) return fault.legacyStatus;
     }
     return undefined;
   }
 
-  /** The newest stream-limit override, if any fault sets one. */
-  maxConcurrentStreams(): number | undefined {
+  /** The newest stream-limit override for this port, if any fault sets one. */
+  maxConcurrentStreams(port: ServerPort): number | undefined {
     let value: number | undefined;
     for (const fault of this.faults)
-      if (fault.maxConcurrentStreams !== undefined) value = fault.maxConcurrentStreams;
+      if (fault.maxConcurrentStreams !== undefined && onPort(fault, port)) value = fault.maxConcurrentStreams;
     return value;
   }
 
-  dropToOneAfterRejection(): boolean {
-    return this.faults.some((f) => f.dropToOneAfterRejection === true);
+  dropToOneAfterRejection(port: ServerPort): boolean {
+    return this.faults.some((f) => f.dropToOneAfterRejection === true && onPort(f, port));
   }
 
-  tlsHandshakeDelayMs(): number {
+  tlsHandshakeDelayMs(port: ServerPort): number {
     let value = 0;
-    for (const fault of this.faults) value = Math.max(value, fault.tlsHandshakeDelayMs ?? 0);
+    for (const fault of this.faults)
+      if (onPort(fault, port)) value = Math.max(value, fault.tlsHandshakeDelayMs ?? 0);
     return value;
   }
+}
+
+/**
+ * Connection-level faults (goawayAfter, stream limits, handshake delay) act on a listener:
+ * device and broadcast faults on the provider port, channel faults on the channel port.
+ */
+function onPort(fault: FaultSpec, port: ServerPort): boolean {
+  const target = fault.target ?? 'device';
+  if (target === 'all') return true;
+  return port === 'channels' ? target === 'channels' : target !== 'channels';
+}
+
+/** The documented status of `reason` for requests of `target` (device table first for device/all). */
+function statusOf(reason: string, target: FaultTarget): number | undefined {
+  const device = isReason(reason) ? reasonStatus[reason] : undefined;
+  const broadcast = isBroadcastReason(reason) ? broadcastReasonStatus[reason] : undefined;
+  return target === 'device' || target === 'all' ? (device ?? broadcast) : (broadcast ?? device);
 }

@@ -7,12 +7,16 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { handleBroadcastStream } from './broadcast-handler.ts';
+import { handleChannelStream } from './channel-handler.ts';
 import { applyStreamLimit, type Connection, sendGoaway } from './connection.ts';
 import { createFastHandler } from './fast-handler.ts';
+import type { ServerPort } from './faults.ts';
 import { handleValidatingStream } from './provider-handler.ts';
 import type { SimContext } from './sim-context.ts';
 import { readClientCertificate } from './tls-material.ts';
 import { newTokenConnectionState } from './token-auth.ts';
+import { isBroadcastPath } from './validate-broadcast.ts';
 import type { ConnectionAuth } from './validate-request.ts';
 
 export interface ProviderServerOptions {
@@ -22,6 +26,11 @@ export interface ProviderServerOptions {
   keyPem: string;
   /** CAs whose client certificates are trusted for certificate auth. */
   clientCaPems: string[];
+  /**
+   * 'provider' (default): device pushes and broadcasts, fast or validating per the mode.
+   * 'channels': the channel-management API, always validating (it is stateful and low-volume).
+   */
+  role?: ServerPort;
 }
 
 export interface ProviderServer {
@@ -52,7 +61,8 @@ function connectionAuth(session: ServerHttp2Session): ConnectionAuth {
 }
 
 /**
- * The HTTP/2 provider API. A plain TCP listener accepts connections and hands them to the TLS
+ * The HTTP/2 provider API, or with role 'channels' the channel-management API (same TLS,
+ * SETTINGS, auth and connection behaviour on its own port). A plain TCP listener accepts connections and hands them to the TLS
  * server, which lets the simulator delay handshakes (slow TLS fault) and reset the raw socket.
  */
 export async function startProviderServer(
@@ -60,8 +70,10 @@ export async function startProviderServer(
   options: ProviderServerOptions,
 ): Promise<ProviderServer> {
   const { settings } = ctx;
+  const role: ServerPort = options.role ?? 'provider';
+  const validating = role === 'channels' || settings.mode === 'validating';
   const initialLimit =
-    settings.mode === 'validating' && settings.tokenInitialStreams > 0
+    validating && settings.tokenInitialStreams > 0
       ? Math.min(settings.tokenInitialStreams, settings.maxConcurrentStreams)
       : settings.maxConcurrentStreams;
   const tlsServer: Http2SecureServer = createSecureServer({
@@ -74,7 +86,7 @@ export async function startProviderServer(
     allowHTTP1: false,
     ALPNProtocols: ['h2'],
     minVersion: 'TLSv1.2',
-    // SETTINGS as observed from APNs (apns-protocol.md C.2).
+    // SETTINGS as observed from APNs (docs/apns-protocol.md §C.2).
     settings: {
       headerTableSize: 4096,
       maxConcurrentStreams: initialLimit,
@@ -92,16 +104,21 @@ export async function startProviderServer(
 
   tlsServer.on('session', (session: ServerHttp2Session) => {
     session.on('error', noop);
-    ctx.stats.connections++;
-    ctx.stats.openConnections++;
+    if (role === 'provider') {
+      ctx.stats.connections++;
+      ctx.stats.openConnections++;
+    } else {
+      ctx.stats.channelConnections++;
+      ctx.stats.openChannelConnections++;
+    }
     const socket = session.socket;
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    const auth =
-      settings.mode === 'fast'
-        ? ({ kind: 'token', state: newTokenConnectionState() } as const)
-        : connectionAuth(session);
+    const auth = validating
+      ? connectionAuth(session)
+      : ({ kind: 'token', state: newTokenConnectionState() } as const);
     const conn: Connection = {
       id: nextId++,
+      port: role,
       session,
       rawSocket: rawSockets.get(key),
       auth,
@@ -116,15 +133,16 @@ export async function startProviderServer(
     sessionConn.set(session, conn);
     session.on('close', () => {
       connections.delete(conn);
-      ctx.stats.openConnections--;
+      if (role === 'provider') ctx.stats.openConnections--;
+      else ctx.stats.openChannelConnections--;
     });
-    if (settings.mode === 'validating') {
+    if (validating) {
       // Certificate connections are authenticated by the handshake: lift the token-connection limit now.
       applyStreamLimit(conn, ctx);
       if (settings.idleTimeoutMs > 0)
         session.setTimeout(settings.idleTimeoutMs, () => sendGoaway(conn, ctx, 'IdleTimeout'));
     }
-    ctx.log.debug({ conn: conn.id, auth: auth.kind }, 'connection');
+    ctx.log.debug({ conn: conn.id, auth: auth.kind, port: role }, 'connection');
   });
 
   const fastHandler = createFastHandler(ctx);
@@ -133,24 +151,32 @@ export async function startProviderServer(
     'stream',
     (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       stream.on('error', noop);
-      if (settings.mode === 'fast') return fastHandler(stream, headers);
-      ctx.stats.requests++;
+      if (!validating) return fastHandler(stream, headers);
+      const path = headers[':path'] ?? '';
+      const broadcast = role === 'provider' && isBroadcastPath(path);
+      // Broadcasts and channel requests count in their own stats (handleAppApiStream).
+      if (role === 'provider' && !broadcast) ctx.stats.requests++;
       const conn = stream.session ? sessionConn.get(stream.session) : undefined;
       if (!conn) return void stream.close();
       conn.streams.add(stream);
       stream.on('close', () => conn.streams.delete(stream));
       conn.highestStreamId = Math.max(conn.highestStreamId, stream.id ?? 0);
-      const goawayReason = ctx.faults.onStream(conn);
+      const goawayReason = ctx.faults.onStream(conn, role);
       // The stream that trips goawayAfter is still answered; later ones are refused.
       if (goawayReason) sendGoaway(conn, ctx, goawayReason, stream.id);
-      handleValidatingStream(ctx, conn, stream, headers, rawHeaders);
+      if (role === 'channels') handleChannelStream(ctx, conn, stream, headers);
+      else if (broadcast) handleBroadcastStream(ctx, conn, stream, headers);
+      else handleValidatingStream(ctx, conn, stream, headers, rawHeaders);
     },
   );
   tlsServer.on('sessionError', noop);
   tlsServer.on('tlsClientError', (err) => ctx.log.debug({ err }, 'tls client error'));
 
+  // Both listeners chain onto the one hook, so a fault change reaches every connection.
+  const previousHook = ctx.connectionSettingsChanged;
   ctx.connectionSettingsChanged = () => {
-    if (settings.mode !== 'validating') return;
+    previousHook();
+    if (!validating) return;
     for (const conn of connections) applyStreamLimit(conn, ctx);
   };
 
@@ -159,7 +185,7 @@ export async function startProviderServer(
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
     rawSockets.set(key, socket);
     socket.once('close', () => rawSockets.delete(key));
-    const delay = ctx.faults.tlsHandshakeDelayMs();
+    const delay = ctx.faults.tlsHandshakeDelayMs(role);
     if (delay > 0) setTimeout(() => !socket.destroyed && tlsServer.emit('connection', socket), delay);
     else tlsServer.emit('connection', socket);
   });

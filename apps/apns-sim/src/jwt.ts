@@ -1,6 +1,6 @@
 import { type KeyObject, verify } from 'node:crypto';
 
-/** The parts of an APNs provider token the simulator checks (apns-protocol.md B.1). */
+/** The parts of an APNs provider token the simulator checks (docs/apns-protocol.md §B.1). */
 export interface ProviderTokenClaims {
   kid: string;
   iss: string;

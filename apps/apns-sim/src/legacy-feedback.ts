@@ -4,7 +4,7 @@ import { bundleIdOf } from './push-types.ts';
 import type { SimContext } from './sim-context.ts';
 
 /**
- * The legacy feedback service (apns-protocol.md E): right after the handshake it writes one
+ * The legacy feedback service (docs/apns-protocol.md §E): right after the handshake it writes one
  * tuple per unregistered token of the certificate's app and closes. The list is cleared once
  * read, so the next connection gets only newer entries.
  */

@@ -1,5 +1,5 @@
 /**
- * Parser for the legacy binary gateway (apns-protocol.md D.1–D.4): command 0 (simple),
+ * Parser for the legacy binary gateway (docs/apns-protocol.md §D.1–§D.4): command 0 (simple),
  * 1 (enhanced) and 2 (frame). Pure, incremental: give it the buffered bytes, get one step.
  */
 
@@ -16,7 +16,7 @@ export interface LegacyNotification {
   size: number;
 }
 
-/** Error-response status codes (D.4). */
+/** Error-response status codes (§D.4). */
 export const LegacyStatus = {
   ProcessingError: 1,
   MissingDeviceToken: 2,
@@ -147,7 +147,7 @@ export function errorResponse(status: number, identifier: Buffer): Buffer {
   return out;
 }
 
-/** One feedback tuple (E): uint32 time (s), uint16 token length, token bytes. */
+/** One feedback tuple (§E): uint32 time (s), uint16 token length, token bytes. */
 export function feedbackTuple(timestampSeconds: number, token: Buffer): Buffer {
   const out = Buffer.alloc(6 + token.length);
   out.writeUInt32BE(timestampSeconds >>> 0, 0);

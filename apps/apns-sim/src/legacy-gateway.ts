@@ -2,9 +2,10 @@ import { errorResponse, type LegacyNotification, LegacyStatus, parseNextFrame } 
 import { type LegacyServer, type LegacyTlsOptions, startLegacyTlsServer } from './legacy-tls.ts';
 import { bundleIdOf } from './push-types.ts';
 import type { SimContext } from './sim-context.ts';
+import { parsedOrText } from './stream-body.ts';
 import type { ClientCertificateInfo } from './tls-material.ts';
 
-/** Payload limits of the binary interface (apns-protocol.md D.5). */
+/** Payload limits of the binary interface (docs/apns-protocol.md §D.5). */
 const SIMPLE_MAX_PAYLOAD = 256;
 const FRAME_MAX_PAYLOAD = 2048;
 const MAX_TOKEN_BYTES = 100;
@@ -36,7 +37,7 @@ function check(ctx: SimContext, n: LegacyNotification, cert: ClientCertificateIn
 /**
  * The legacy binary gateway: commands 0/1/2 in, a 6-byte error packet out on the first bad
  * notification, after which the connection is closed and everything after it discarded.
- * Success is silent. Status 10 (Shutdown) carries the last good identifier instead (D.4).
+ * Success is silent. Status 10 (Shutdown) carries the last good identifier instead (§D.4).
  */
 export function startLegacyGateway(ctx: SimContext, options: LegacyTlsOptions): Promise<LegacyServer> {
   return startLegacyTlsServer(ctx, options, (socket, cert) => {
@@ -71,15 +72,9 @@ export function startLegacyGateway(ctx: SimContext, options: LegacyTlsOptions): 
         }
         const token = n.token.toString('hex');
         lastGoodId = n.identifier;
-        // Unregistered devices are accepted silently; the feedback service reports them (E).
+        // Unregistered devices are accepted silently; the feedback service reports them (§E).
         if (ctx.registry.devices.get(token)?.invalid) continue;
         const payloadText = n.payload.toString('utf8');
-        let payload: unknown;
-        try {
-          payload = JSON.parse(payloadText);
-        } catch {
-          payload = payloadText;
-        }
         const headers: Record<string, string> = {
           'apns-id': n.identifier.toString('hex'),
           'apns-expiration': String(n.expiry),
@@ -89,7 +84,14 @@ export function startLegacyGateway(ctx: SimContext, options: LegacyTlsOptions): 
         ctx.stats.accepted++;
         ctx.deliveries.record(
           token,
-          { apnsId: headers['apns-id']!, headers, payload, receivedAt: ctx.now(), via: 'legacy' },
+          {
+            apnsId: headers['apns-id']!,
+            headers,
+            payload: parsedOrText(payloadText),
+            body: payloadText,
+            receivedAt: ctx.now(),
+            via: 'legacy',
+          },
           Buffer.from(n.payload),
           n.command === 0 ? undefined : `legacy:${headers['apns-id']}`,
         );

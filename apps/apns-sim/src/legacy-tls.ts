@@ -17,7 +17,7 @@ export interface LegacyServer {
 
 /**
  * A TLS listener for the legacy interfaces, which authenticate with the client certificate
- * only (apns-protocol.md D, E). Connections without a trusted certificate for this
+ * only (docs/apns-protocol.md §D, §E). Connections without a trusted certificate for this
  * environment are dropped, as Apple's handshake would fail them; `--legacy-allow-anonymous`
  * lets certificate-less clients in (they see every topic).
  */

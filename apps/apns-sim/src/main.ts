@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     event: 'listening',
     port: sim.port,
     controlPort: sim.controlPort,
+    channelPort: sim.channelPort,
     caFile: sim.caFile,
     environment: sim.environment,
   };

@@ -5,9 +5,16 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
-import { applyStreamLimit, type Connection, resetConnection } from './connection.ts';
+import {
+  type Connection,
+  noteAccepted,
+  noteRejected,
+  refusedByGoaway,
+  resetConnection,
+} from './connection.ts';
 import type { Rejection } from './reasons.ts';
 import type { SimContext } from './sim-context.ts';
+import { parsedOrText, readBody, single } from './stream-body.ts';
 import { validateRequest } from './validate-request.ts';
 
 // Largest legal body is 5120 (voip); keep a little more so "too large" is still measured exactly.
@@ -25,10 +32,6 @@ const recordedHeaders = [
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
 function tokenOf(path: string | undefined): string | undefined {
   if (!path?.startsWith('/3/device/')) return undefined;
   const token = path.slice('/3/device/'.length).split('?')[0]!;
@@ -43,15 +46,9 @@ export function handleValidatingStream(
   headers: IncomingHttpHeaders,
   rawHeaders: string[],
 ): void {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  stream.on('data', (chunk: Buffer) => {
-    length += chunk.length;
-    if (length <= MAX_KEPT_BODY) chunks.push(chunk);
-  });
-  stream.on('end', () => {
+  readBody(stream, MAX_KEPT_BODY, ({ body, length }) => {
     const token = tokenOf(single(headers[':path']));
-    const fault = ctx.faults.forRequest(token);
+    const fault = ctx.faults.forRequest({ target: 'device', token });
     const decide = (): void => {
       if (stream.closed || stream.destroyed) return;
       if (fault.reset === 'connection') {
@@ -68,7 +65,6 @@ export function handleValidatingStream(
         respondRejected(ctx, conn, stream, requestId, fault.rejection, false);
         return;
       }
-      const body = Buffer.concat(chunks);
       const verdict = validateRequest(
         {
           method: single(headers[':method']) ?? '',
@@ -96,22 +92,6 @@ export function handleValidatingStream(
   });
 }
 
-/** Streams above a GOAWAY's last stream id were never processed: refuse, do not record. */
-function refusedByGoaway(conn: Connection, stream: ServerHttp2Stream): boolean {
-  if (conn.goawayLastStreamId !== undefined && (stream.id ?? 0) > conn.goawayLastStreamId) {
-    stream.close(constants.NGHTTP2_REFUSED_STREAM);
-    return true;
-  }
-  return false;
-}
-
-function noteAuthenticated(ctx: SimContext, conn: Connection): void {
-  if (!conn.authenticatedOnce) {
-    conn.authenticatedOnce = true;
-    applyStreamLimit(conn, ctx);
-  }
-}
-
 function respondAccepted(
   ctx: SimContext,
   conn: Connection,
@@ -135,24 +115,15 @@ function respondAccepted(
     if (value !== undefined) kept[name] = value;
   }
   kept['apns-id'] = apnsId;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body.toString('utf8'));
-  } catch {
-    payload = body.toString('utf8');
-  }
+  const text = body.toString('utf8');
   ctx.deliveries.record(
     token,
-    { apnsId, headers: kept, payload, receivedAt: ctx.now(), via: 'h2' },
+    { apnsId, headers: kept, payload: parsedOrText(text), body: text, receivedAt: ctx.now(), via: 'h2' },
     body,
     requestId,
   );
 
-  noteAuthenticated(ctx, conn);
-  if (conn.dropped) {
-    conn.dropped = false;
-    applyStreamLimit(conn, ctx);
-  }
+  noteAccepted(ctx, conn);
 }
 
 function respondRejected(
@@ -177,11 +148,5 @@ function respondRejected(
   stream.end(JSON.stringify(body));
 
   ctx.stats.reject(rejection.reason);
-  if (authenticated) noteAuthenticated(ctx, conn);
-  // A 410 is not an error condition for APNs (A.9), so it does not cost stream capacity.
-  const dropToOne = ctx.settings.dropToOneAfterRejection || ctx.faults.dropToOneAfterRejection();
-  if (dropToOne && rejection.status !== 410 && !conn.dropped) {
-    conn.dropped = true;
-    applyStreamLimit(conn, ctx);
-  }
+  noteRejected(ctx, conn, rejection.status, authenticated);
 }

@@ -1,6 +1,6 @@
 /**
  * Push types, the topic suffix each requires and the payload limit each allows
- * (apns-protocol.md A.4, A.5). Kept inside the simulator on purpose: the simulator is the
+ * (docs/apns-protocol.md §A.4, §A.5). Kept inside the simulator on purpose: the simulator is the
  * stand-in for Apple, so it must not share rule tables with the client it is judging.
  */
 export const pushTypeRules = {
@@ -49,3 +49,11 @@ export function topicMatchesPushType(topic: string, pushType: PushType): boolean
   if (pushType === 'mdm') return true;
   return suffixOf(topic) === pushTypeRules[pushType].suffix;
 }
+
+/**
+ * Push types APNs takes over token connections only: `location` (§A.4) and `liveactivity`
+ * (§A.4, §H.1). Apple does not document the reason a certificate connection gets for them; the
+ * simulator answers BadTopic, what any topic outside a certificate gets, since Apple's
+ * certificates never list these topics (README "Live Activities").
+ */
+export const tokenOnlyPushTypes: ReadonlySet<PushType> = new Set<PushType>(['location', 'liveactivity']);

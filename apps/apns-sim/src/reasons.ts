@@ -1,5 +1,5 @@
 /**
- * Every documented status and reason of the HTTP/2 provider API (apns-protocol.md A.8, A.9).
+ * Every documented status and reason of the HTTP/2 provider API (docs/apns-protocol.md §A.8, §A.9).
  * The simulator answers only with these, so a client's reason table can be checked against it.
  */
 export const reasonStatus = {

@@ -4,7 +4,7 @@ import { bundleIdOf } from './push-types.ts';
 export type Environment = 'sandbox' | 'production';
 export type EnvironmentScope = Environment | 'both';
 
-/** A signing key registered through the control API (apns-protocol.md B.3). */
+/** A signing key registered through the control API (docs/apns-protocol.md §B.3). */
 export interface ProviderKey {
   keyId: string;
   teamId: string;

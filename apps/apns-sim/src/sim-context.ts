@@ -1,3 +1,4 @@
+import { ChannelStore } from './channels.ts';
 import { DeliveryLog } from './deliveries.ts';
 import { FaultStore } from './faults.ts';
 import type { Logger } from './log.ts';
@@ -23,6 +24,8 @@ export interface SimSettings {
   tokenUpdateMinIntervalMs: number;
   /** Legacy interfaces accept connections without a client certificate. */
   legacyAllowAnonymous: boolean;
+  /** Active broadcast channels allowed per app (APNs: 10,000). */
+  channelLimit: number;
 }
 
 /** Everything the servers share: one per simulator instance, never a module global. */
@@ -30,6 +33,8 @@ export interface SimContext {
   settings: SimSettings;
   registry: Registry;
   deliveries: DeliveryLog;
+  /** Broadcast channels, their broadcasts, and apps with broadcast switched off. */
+  channels: ChannelStore;
   stats: Stats;
   faults: FaultStore;
   clientCa: CertificateAuthority;
@@ -50,6 +55,7 @@ export function createSimContext(input: {
     settings: input.settings,
     registry: new Registry(),
     deliveries: new DeliveryLog(),
+    channels: new ChannelStore(input.settings.channelLimit),
     stats: new Stats(),
     clientCa: input.clientCa,
     log: input.log,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHANNEL_LIMIT } from './channels.ts';
 import { type ControlServer, startControlServer } from './control-api.ts';
 import { type ProviderServer, startProviderServer } from './http2-server.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -19,6 +20,10 @@ export interface SimulatorOptions {
   /** 0 = any free port (default). */
   port?: number;
   controlPort?: number;
+  /** Channel-management API port (docs/apns-protocol.md §F.3); 0 = any free port (default). */
+  channelPort?: number;
+  /** Active broadcast channels allowed per app; default 10,000 as at APNs (§F.3). */
+  channelLimit?: number;
   mode?: Mode;
   environment?: Environment;
   /**
@@ -58,6 +63,8 @@ export interface SimulatorOptions {
 export interface RunningSimulator {
   port: number;
   controlPort: number;
+  /** The channel-management API (HTTP/2 over TLS, same CA as the provider API). */
+  channelPort: number;
   gatewayPort: number | undefined;
   feedbackPort: number | undefined;
   /** File holding the CA PEM clients should trust; deleted by close(). */
@@ -101,6 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       strictDevices: options.strictDevices ?? false,
       tokenUpdateMinIntervalMs: options.tokenUpdateMinIntervalMs ?? TOKEN_UPDATE_MIN_INTERVAL_MS,
       legacyAllowAnonymous: options.legacyAllowAnonymous ?? false,
+      channelLimit: options.channelLimit ?? CHANNEL_LIMIT,
     },
     clientCa: ca,
     log,
@@ -124,6 +132,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       clientCaPems: [ca.certPem],
     });
     closers.push(() => provider.close());
+    const channels: ProviderServer = await startProviderServer(ctx, {
+      host,
+      port: options.channelPort ?? 0,
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      clientCaPems: [ca.certPem],
+      role: 'channels',
+    });
+    closers.push(() => channels.close());
     const control: ControlServer = await startControlServer(ctx, host, options.controlPort ?? 0);
     closers.push(() => control.close());
 
@@ -149,6 +166,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return {
       port: provider.port,
       controlPort: control.port,
+      channelPort: channels.port,
       gatewayPort,
       feedbackPort,
       caFile,

@@ -12,7 +12,7 @@ export interface CertificateAuthority extends CertAndKey {
   key: forge.pki.rsa.PrivateKey;
 }
 
-/** Topics extension of Apple push certificates (apns-protocol.md A.4, A.13). */
+/** Topics extension of Apple push certificates (docs/apns-protocol.md §A.4, §A.13). */
 export const APPLE_TOPICS_OID = '1.2.840.113635.100.6.3.6';
 /** Marks an Apple push certificate valid for the development (sandbox) environment. */
 export const APPLE_DEVELOPMENT_OID = '1.2.840.113635.100.6.3.1';
@@ -77,7 +77,7 @@ export function loadCertificateAuthority(pems: CertAndKey): CertificateAuthority
 }
 
 /**
- * The provider-API server certificate. Its names cover localhost and Apple's host names,
+ * The server certificate of the provider and channel APIs. Its names cover localhost and Apple's host names,
  * so clients that keep `api.sandbox.push.apple.com` as TLS servername still verify it.
  */
 export function createServerCertificate(ca: CertificateAuthority, extraHosts: string[] = []): CertAndKey {
@@ -93,6 +93,11 @@ export function createServerCertificate(ca: CertificateAuthority, extraHosts: st
     'api.push.apple.com',
     'api.sandbox.push.apple.com',
     'api.development.push.apple.com',
+    // Channel management (§F.1) and the broadcast host of Apple's own examples (§F.1 discrepancy).
+    'api-manage-broadcast.push.apple.com',
+    'api-manage-broadcast.sandbox.push.apple.com',
+    'api-broadcast.push.apple.com',
+    'api-broadcast.sandbox.push.apple.com',
     'gateway.push.apple.com',
     'gateway.sandbox.push.apple.com',
     'feedback.push.apple.com',

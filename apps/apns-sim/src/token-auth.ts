@@ -3,9 +3,9 @@ import { bundleIdOf } from './push-types.ts';
 import { type Rejection, reject } from './reasons.ts';
 import type { Environment, ProviderKey, Registry } from './registry.ts';
 
-/** APNs rejects provider tokens whose iat is older than this (apns-protocol.md B.2). */
+/** APNs rejects provider tokens whose iat is older than this (docs/apns-protocol.md §B.2). */
 export const TOKEN_MAX_AGE_MS = 60 * 60 * 1000;
-/** A connection may take a new provider token at most this often (apns-protocol.md B.2). */
+/** A connection may take a new provider token at most this often (docs/apns-protocol.md §B.2). */
 export const TOKEN_UPDATE_MIN_INTERVAL_MS = 20 * 60 * 1000;
 
 /** What a connection remembers about token auth: the team binding and the token in use. */
@@ -48,6 +48,8 @@ export function authenticateToken(
   environment: Environment,
   now: number,
   tokenUpdateMinIntervalMs = TOKEN_UPDATE_MIN_INTERVAL_MS,
+  /** The answer when a topic key does not cover the topic; broadcast APIs say TopicMismatch. */
+  topicDenied: Rejection = reject('InvalidProviderToken'),
 ): Rejection | undefined {
   if (!authorization || !/^bearer /i.test(authorization)) return reject('MissingProviderToken');
   const jwt = authorization.slice(7).trim();
@@ -85,7 +87,7 @@ export function authenticateToken(
     const bothTeamKeys = state.boundKey.topics === undefined && key.topics === undefined;
     if (!bothTeamKeys) return reject('UnrelatedKeyIdInToken');
   }
-  if (key.topics && !key.topics.has(bundleIdOf(topic))) return reject('InvalidProviderToken');
+  if (key.topics && !key.topics.has(bundleIdOf(topic))) return topicDenied;
 
   if (jwt !== state.currentJwt) {
     if (state.currentJwt !== undefined && now - state.currentSince < tokenUpdateMinIntervalMs) {

@@ -1,4 +1,11 @@
-import { bundleIdOf, isPushType, type PushType, pushTypeRules, topicMatchesPushType } from './push-types.ts';
+import {
+  bundleIdOf,
+  isPushType,
+  type PushType,
+  pushTypeRules,
+  tokenOnlyPushTypes,
+  topicMatchesPushType,
+} from './push-types.ts';
 import { type Rejection, reject } from './reasons.ts';
 import type { Environment, Registry } from './registry.ts';
 import { authenticateToken, type TokenConnectionState } from './token-auth.ts';
@@ -33,7 +40,7 @@ export type Verdict =
   | { ok: true; token: string; topic: string; pushType: PushType; authenticated: true }
   | { ok: false; rejection: Rejection; token: string | undefined; authenticated: boolean };
 
-/** Headers APNs documents; repeating any of them is DuplicateHeaders (A.3). */
+/** Headers APNs documents; repeating any of them is DuplicateHeaders (§A.3). */
 const documentedHeaders = new Set([
   'authorization',
   'apns-push-type',
@@ -71,7 +78,7 @@ function tokenShapeOk(token: string, tokenLength: number | 'any'): boolean {
 
 /**
  * Validates one POST /3/device request as APNs would. Apple does not document its order;
- * this one is pushy's mock order (apns-protocol.md G.1) with authentication moved before
+ * this one is pushy's mock order (docs/apns-protocol.md §G.1) with authentication moved before
  * any device lookup, so an unauthenticated client cannot probe token state.
  */
 export function validateRequest(req: ProviderRequest, auth: ConnectionAuth, ctx: ValidationContext): Verdict {
@@ -93,7 +100,7 @@ export function validateRequest(req: ProviderRequest, auth: ConnectionAuth, ctx:
 
   let topic = header(req, 'apns-topic');
   if (topic === undefined || topic === '') {
-    // A single-topic certificate lets APNs infer the topic (A.3); nothing else does.
+    // A single-topic certificate lets APNs infer the topic (§A.3); nothing else does.
     if (auth.kind === 'cert' && auth.topics.length === 1) topic = auth.topics[0]!;
     else return fail(reject('MissingTopic'));
   }
@@ -109,7 +116,7 @@ export function validateRequest(req: ProviderRequest, auth: ConnectionAuth, ctx:
   if (pushTypeHeader !== undefined && !isPushType(pushTypeHeader)) return fail(reject('InvalidPushType'));
   // Absent push type: APNs treats the push as an alert (it is only mandatory on watchOS).
   const pushType: PushType = (pushTypeHeader as PushType | undefined) ?? 'alert';
-  // "Always priority 5 ... priority 10 is an error" for background pushes (A.4).
+  // "Always priority 5 ... priority 10 is an error" for background pushes (§A.4).
   if (pushType === 'background' && (priority ?? '10') === '10') return fail(reject('BadPriority'));
   const expiration = header(req, 'apns-expiration');
   if (expiration !== undefined && !/^\d{1,12}$/.test(expiration)) return fail(reject('BadExpirationDate'));
@@ -119,7 +126,7 @@ export function validateRequest(req: ProviderRequest, auth: ConnectionAuth, ctx:
     if (auth.environment !== 'both' && auth.environment !== ctx.environment) {
       return fail(reject('BadCertificateEnvironment'));
     }
-    if (!auth.topics.includes(topic)) return fail(reject('BadTopic'));
+    if (!auth.topics.includes(topic) || tokenOnlyPushTypes.has(pushType)) return fail(reject('BadTopic'));
   } else {
     const denied = authenticateToken(
       header(req, 'authorization'),
@@ -139,7 +146,7 @@ export function validateRequest(req: ProviderRequest, auth: ConnectionAuth, ctx:
 
   const device = ctx.registry.devices.get(token);
   if (device) {
-    // Sandbox and production tokens differ; the wrong environment's token is BadDeviceToken (A.6).
+    // Sandbox and production tokens differ; the wrong environment's token is BadDeviceToken (§A.6).
     if (device.environment !== ctx.environment) return fail(reject('BadDeviceToken'));
     if (device.bundleId !== bundleIdOf(topic) && pushType !== 'mdm')
       return fail(reject('DeviceTokenNotForTopic'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { post, randomToken, startFixture } from './helpers.ts';
+import { post, randomToken, request, startFixture, TOPIC } from './helpers.ts';
 
 test('fast mode: 200 for anything, counts only', async () => {
   const f = await startFixture({ mode: 'fast' });
@@ -25,6 +25,23 @@ test('fast mode: 200 for anything, counts only', async () => {
       duplicateTokens: null,
       duplicates: null,
     });
+  } finally {
+    await f.close();
+  }
+});
+
+test('fast mode: the channel port still validates (channels are state, not throughput)', async () => {
+  const f = await startFixture({ mode: 'fast' });
+  try {
+    const c = await f.connectChannels();
+    const body = JSON.stringify({ 'message-storage-policy': 0, 'push-type': 'LiveActivity' });
+    const anonymous = await request(c, 'POST', `/1/apps/${TOPIC}/channels`, {}, body);
+    assert.deepEqual([anonymous.status, anonymous.body], [403, { reason: 'MissingProviderToken' }]);
+    const created = await request(c, 'POST', `/1/apps/${TOPIC}/channels`, { authorization: f.bearer }, body);
+    assert.equal(created.status, 201);
+    // The provider port is the sink for broadcasts as for everything else.
+    const s = await f.connect();
+    assert.equal((await post(s, `/4/broadcasts/apps/${TOPIC}`, {}, '')).status, 200);
   } finally {
     await f.close();
   }

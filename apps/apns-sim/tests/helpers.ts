@@ -56,6 +56,8 @@ export interface SimFixture {
   // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire, asserted field by field
   control(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   connect(tls?: { certPem: string; keyPem: string }): Promise<ClientHttp2Session>;
+  /** A connection to the channel-management port. */
+  connectChannels(tls?: { certPem: string; keyPem: string }): Promise<ClientHttp2Session>;
   close(): Promise<void>;
 }
 
@@ -92,28 +94,30 @@ export async function startFixture(options: SimulatorOptions = {}): Promise<SimF
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
   await control('POST', '/keys', { keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+  const open = (port: number, tls?: { certPem: string; keyPem: string }): Promise<ClientHttp2Session> =>
+    new Promise((resolve, reject) => {
+      const session = connect(`https://127.0.0.1:${port}`, {
+        ca: sim.caPem,
+        servername: 'localhost',
+        ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
+      });
+      sessions.add(session);
+      // Connection-level failures (resets, GOAWAY) surface on the streams; tests assert those.
+      session.on('error', () => {});
+      session.on('close', () => sessions.delete(session));
+      // Ready once the server's first SETTINGS arrived, so remoteSettings is the server's.
+      Promise.all([once(session, 'connect'), once(session, 'remoteSettings')]).then(
+        () => resolve(session),
+        reject,
+      );
+    });
   return {
     sim,
     key,
     bearer: `bearer ${jwt(key)}`,
     control,
-    connect: (tls) =>
-      new Promise((resolve, reject) => {
-        const session = connect(`https://127.0.0.1:${sim.port}`, {
-          ca: sim.caPem,
-          servername: 'localhost',
-          ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
-        });
-        sessions.add(session);
-        // Connection-level failures (resets, GOAWAY) surface on the streams; tests assert those.
-        session.on('error', () => {});
-        session.on('close', () => sessions.delete(session));
-        // Ready once the server's first SETTINGS arrived, so remoteSettings is the server's.
-        Promise.all([once(session, 'connect'), once(session, 'remoteSettings')]).then(
-          () => resolve(session),
-          reject,
-        );
-      }),
+    connect: (tls) => open(sim.port, tls),
+    connectChannels: (tls) => open(sim.channelPort, tls),
     async close() {
       for (const s of sessions) s.destroy();
       await sim.close();
@@ -173,3 +177,16 @@ export function send(
 }
 
 export { constants };
+
+/** A request with any method to any path (channel management, broadcasts); GET/DELETE send no body. */
+export function request(
+  session: ClientHttp2Session,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+  body: string | Buffer = '',
+): Promise<Response> {
+  return post(session, path, headers, body, method);
+}
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -55,7 +55,7 @@ describe('legacy binary interfaces', () => {
   });
   after(() => f.close());
 
-  test('the reference example frames are byte-exact (apns-protocol.md D.1–D.3)', () => {
+  test('the reference example frames are byte-exact (docs/apns-protocol.md §D.1–§D.3)', () => {
     const simple = Buffer.concat([Buffer.from([0, 0, 32]), token, Buffer.from([0, 10]), payload]);
     assert.equal(simple.length, 47);
     const f2 = frame([

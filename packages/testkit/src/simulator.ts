@@ -10,6 +10,8 @@ export interface SimulatorProcessOptions {
   mode?: 'validating' | 'fast';
   environment?: 'sandbox' | 'production';
   maxConcurrentStreams?: number;
+  /** Active broadcast channels allowed per app (`--channel-limit`; the simulator's default is 10,000). */
+  channelLimit?: number;
   /** Enable the legacy gateway / feedback service on a free port. */
   legacyGateway?: boolean;
   feedback?: boolean;
@@ -22,6 +24,10 @@ export interface SimulatorFault {
   reason?: string;
   rate?: number;
   token?: string;
+  /** Which requests it hits: device pushes (default), broadcasts, channel management, or all. */
+  target?: 'device' | 'broadcast' | 'channels' | 'all';
+  /** Only broadcasts / channel requests carrying this apns-channel-id. */
+  channelId?: string;
   count?: number;
   retryAfter?: number;
   latencyMs?: number;
@@ -51,12 +57,48 @@ export interface SimulatorStats {
   legacyNotifications: number;
   legacyErrors: number;
   feedbackReads: number;
+  broadcasts: { requests: number; accepted: number; rejected: Record<string, number> };
+  channels: {
+    requests: number;
+    accepted: number;
+    rejected: Record<string, number>;
+    created: number;
+    deleted: number;
+    active: number;
+    connections: number;
+    openConnections: number;
+  };
+}
+
+export interface SimulatorChannel {
+  channelId: string;
+  bundleId: string;
+  messageStoragePolicy: 0 | 1;
+  createdAt: number;
+  /** null while the channel is active. */
+  deletedAt: number | null;
+  /** How many broadcasts it accepted. */
+  broadcasts: number;
+}
+
+export interface SimulatorBroadcast {
+  channelId: string;
+  requestId: string;
+  uniqueId: string;
+  /** apns-request-id, apns-channel-id, apns-push-type, apns-priority, apns-expiration (+ apns-id, apns-topic when sent). */
+  headers: Record<string, string>;
+  payload: unknown;
+  /** The body exactly as received. */
+  body: string;
+  receivedAt: number;
 }
 
 export interface SimulatorDelivery {
   apnsId: string;
   headers: Record<string, string>;
   payload: unknown;
+  /** The body exactly as received. */
+  body: string;
   receivedAt: number;
   via: 'h2' | 'legacy';
 }
@@ -95,11 +137,29 @@ export interface SimulatorControl {
     untrusted?: boolean;
     expired?: boolean;
   }): Promise<{ certPem: string; keyPem: string }>;
+  /** Every channel created on the channel port (deleted ones too), optionally of one app. */
+  channels(bundleId?: string): Promise<SimulatorChannel[]>;
+  /** Creates channels directly (test set-up); fails when the app's limit would be passed. */
+  seedChannels(request: {
+    bundleId: string;
+    messageStoragePolicy?: 0 | 1;
+    count?: number;
+  }): Promise<string[]>;
+  /** Accepted broadcasts of one channel, in order. */
+  broadcasts(channelId: string): Promise<SimulatorBroadcast[]>;
+  /** Accepted broadcasts on every channel of an app, oldest first. */
+  appBroadcasts(bundleId: string): Promise<SimulatorBroadcast[]>;
+  /** Switches an app's broadcast capability (off: FeatureNotEnabled on both broadcast APIs). */
+  setBroadcastCapability(bundleId: string, enabled: boolean): Promise<void>;
+  /** Forgets every channel, broadcast and capability setting (POST /reset does too). */
+  clearChannels(): Promise<void>;
 }
 
 export interface RunningSimulatorProcess {
   port: number;
   controlPort: number;
+  /** The channel-management API (HTTP/2 over TLS, trusts the same CA as `port`). */
+  channelPort: number;
   gatewayPort: number | undefined;
   feedbackPort: number | undefined;
   caFile: string;
@@ -135,6 +195,18 @@ function controlClient(base: string): SimulatorControl {
     deliveriesSummary: () => call('GET', '/deliveries/summary'),
     reset: async () => void (await call('POST', '/reset')),
     clientCert: (request) => call('POST', '/client-certs', request),
+    channels: (bundleId) =>
+      call(
+        'GET',
+        bundleId === undefined ? '/channels' : `/channels?bundleId=${encodeURIComponent(bundleId)}`,
+      ),
+    seedChannels: async (request) =>
+      (await call<{ channelIds: string[] }>('POST', '/channels', request)).channelIds,
+    broadcasts: (channelId) => call('GET', `/broadcasts?channelId=${encodeURIComponent(channelId)}`),
+    appBroadcasts: (bundleId) => call('GET', `/broadcasts?bundleId=${encodeURIComponent(bundleId)}`),
+    setBroadcastCapability: async (bundleId, enabled) =>
+      void (await call('POST', '/broadcast-capability', { bundleId, enabled })),
+    clearChannels: async () => void (await call('DELETE', '/channels')),
   };
 }
 
@@ -145,7 +217,8 @@ function controlClient(base: string): SimulatorControl {
 export async function startSimulatorProcess(
   options: SimulatorProcessOptions = {},
 ): Promise<RunningSimulatorProcess> {
-  const args = ['--port', '0', '--control-port', '0'];
+  const args = ['--port', '0', '--control-port', '0', '--channel-port', '0'];
+  if (options.channelLimit) args.push('--channel-limit', String(options.channelLimit));
   if (options.mode) args.push('--mode', options.mode);
   if (options.environment) args.push('--environment', options.environment);
   if (options.maxConcurrentStreams)
@@ -197,6 +270,7 @@ export async function startSimulatorProcess(
   return {
     port: Number(ready['port']),
     controlPort: Number(ready['controlPort']),
+    channelPort: Number(ready['channelPort']),
     gatewayPort: ready['gatewayPort'] === undefined ? undefined : Number(ready['gatewayPort']),
     feedbackPort: ready['feedbackPort'] === undefined ? undefined : Number(ready['feedbackPort']),
     caFile,
