@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ClientHttp2Session } from 'node:http2';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { broadcastReasonStatus } from '../src/index.ts';
 import {
   jwt,
   makeKey,
@@ -259,6 +260,36 @@ describe('broadcast push (provider port)', () => {
     assert.ok(performance.now() - started >= 90);
     const recorded = (await f.control('GET', `/broadcasts?channelId=${encodeURIComponent(noStore)}`)).body;
     assert.equal(recorded.length, 4, 'faulted broadcasts are not recorded');
+  });
+
+  test('every §F.4 reason can be injected on both APIs with its documented status', async () => {
+    const c = await f.connectChannels();
+    for (const [reason, status] of Object.entries(broadcastReasonStatus)) {
+      for (const target of ['broadcast', 'channels'] as const) {
+        await f.control('POST', '/faults', { target, reason, count: 1 });
+        const res =
+          target === 'broadcast'
+            ? await broadcast()
+            : await request(c, 'GET', `/1/apps/${TOPIC}/all-channels`, auth);
+        rejected(res, status, reason, `${target} ${reason}`);
+      }
+    }
+    // The token rule itself, on the provider port: a new token within 20 minutes.
+    assert.equal((await broadcast()).status, 200);
+    const fresh = jwt(f.key, { iat: Math.floor(Date.now() / 1000) - 2 });
+    rejected(await broadcast({ authorization: `bearer ${fresh}` }), 429, 'TooManyProviderTokenUpdates');
+  });
+
+  test('goawayAfter with target channels acts on the channel port only', async () => {
+    await f.control('POST', '/faults', { target: 'channels', goawayAfter: 1, reason: 'Shutdown', count: 1 });
+    const c = await f.connectChannels();
+    const goaway = new Promise<string>((resolve) =>
+      c.once('goaway', (_code: number, _last: number, data: Buffer) => resolve(data.toString('utf8'))),
+    );
+    assert.equal((await request(c, 'GET', `/1/apps/${TOPIC}/all-channels`, auth)).status, 200);
+    assert.deepEqual(JSON.parse(await goaway), { reason: 'Shutdown' });
+    assert.equal((await broadcast()).status, 200, 'the provider connection is untouched');
+    assert.equal((await broadcast()).status, 200);
   });
 
   test('POST /reset forgets channels and broadcasts', async () => {
