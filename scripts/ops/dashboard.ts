@@ -236,6 +236,34 @@ export const rows: Row[] = [
         targets: [q(`sum by (instance) (pushfleet_apns_inflight_streams{${sel}})`, '{{instance}}')],
       },
       {
+        title: 'APNs pool per app × environment',
+        description:
+          'The self-sizing connection pools, summed over workers: open connections, streams in flight, ' +
+          'the streams they may carry (own cap and server SETTINGS) and requests queued for a slot. ' +
+          'Requests queued while connections sit at apps.<id>.connections.max mean the pool is too small ' +
+          'for rate × APNs round trip: raise max or add workers.',
+        unit: 'short',
+        width: 24,
+        targets: [
+          q(
+            `sum by (app, environment) (pushfleet_apns_connections{${sel}})`,
+            '{{app}}/{{environment}} connections',
+          ),
+          q(
+            `sum by (app, environment) (pushfleet_apns_inflight_streams{${sel}})`,
+            '{{app}}/{{environment}} in flight',
+          ),
+          q(
+            `sum by (app, environment) (pushfleet_apns_stream_limit{${sel}})`,
+            '{{app}}/{{environment}} stream limit',
+          ),
+          q(
+            `sum by (app, environment) (pushfleet_apns_waiting_requests{${sel}})`,
+            '{{app}}/{{environment}} queued',
+          ),
+        ],
+      },
+      {
         title: 'Reconnects /s',
         description: 'APNs connections lost (GOAWAY, error, close) and replaced.',
         unit: 'ops',

@@ -2,34 +2,62 @@ import { readFileSync } from 'node:fs';
 import {
   type ApnsCredentials,
   createNodeApnTransport,
+  FailingTransport,
   Http2Transport,
   type PushTransport,
+  type TransportStats,
   type TransportTarget,
 } from '@pushfleet/apns';
 import type { AppConfig, Config } from '@pushfleet/config';
 import type { Environment } from '@pushfleet/core';
 import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
 
+/** Reads a file the config names; on failure, a short text naming the config field and the error code. */
+function readConfigFile(field: string, path: string): string;
+function readConfigFile(field: string, path: string, binary: true): Buffer;
+function readConfigFile(field: string, path: string, binary?: true): string | Buffer {
+  try {
+    return binary ? readFileSync(path) : readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${field} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+}
+
 function readCredentials(app: AppConfig): ApnsCredentials {
   const c = app.credentials;
   if (c.type === 'token') {
-    return { type: 'token', keyPem: readFileSync(c.keyFile, 'utf8'), keyId: c.keyId, teamId: c.teamId };
+    return {
+      type: 'token',
+      keyPem: readConfigFile('credentials.keyFile', c.keyFile),
+      keyId: c.keyId,
+      teamId: c.teamId,
+    };
   }
   return {
     type: 'certificate',
-    ...(c.certFile && { certPem: readFileSync(c.certFile, 'utf8') }),
-    ...(c.keyFile && { keyPem: readFileSync(c.keyFile, 'utf8') }),
-    ...(c.pfxFile && { pfx: readFileSync(c.pfxFile) }),
+    ...(c.certFile && { certPem: readConfigFile('credentials.certFile', c.certFile) }),
+    ...(c.keyFile && { keyPem: readConfigFile('credentials.keyFile', c.keyFile) }),
+    ...(c.pfxFile && { pfx: readConfigFile('credentials.pfxFile', c.pfxFile, true) }),
     ...(c.passphrase && { passphrase: c.passphrase }),
   };
 }
 
+export interface PoolStats extends TransportStats {
+  app: string;
+  environment: Environment;
+}
+
 /**
- * One transport (a pool of long-lived HTTP/2 connections) per app × environment, created on
- * first use and kept for the life of the worker.
+ * One transport (a self-sizing pool of long-lived HTTP/2 connections) per app × environment,
+ * created on first use. Never throws: an unknown app or credentials that cannot be read give a
+ * transport whose sends all fail (with `credentials: true` for the latter), so the worker's
+ * classification decides, and a job never dies of an exception here.
  */
 export class TransportRegistry {
-  private readonly transports = new Map<string, PushTransport>();
+  private readonly transports = new Map<
+    string,
+    { app: string; environment: Environment; transport: PushTransport }
+  >();
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -39,34 +67,42 @@ export class TransportRegistry {
 
   get(app: string, environment: Environment): PushTransport {
     const key = `${app}/${environment}`;
-    let transport = this.transports.get(key);
-    if (!transport) {
-      const appConfig = this.config.apps[app];
-      if (!appConfig) throw new Error(`no app "${app}" in config`);
-      const endpoint = appConfig.endpoint;
-      const target: TransportTarget = {
-        environment,
-        credentials: readCredentials(appConfig),
-        ...(endpoint && {
-          endpoint: {
-            host: endpoint.host,
-            port: endpoint.port,
-            ...(endpoint.caFile && { caPem: readFileSync(endpoint.caFile, 'utf8') }),
-          },
-        }),
-        connections: appConfig.connections,
-        maxInFlightPerConnection: this.config.worker.maxInFlightPerConnection,
-        requestTimeoutMs: this.config.worker.requestTimeoutMs,
-      };
-      transport = this.create(app, target);
-      this.transports.set(key, transport);
+    let entry = this.transports.get(key);
+    if (!entry) {
+      entry = { app, environment, transport: this.create(app, environment) };
+      this.transports.set(key, entry);
     }
-    return transport;
+    return entry.transport;
   }
 
-  private create(app: string, target: TransportTarget): PushTransport {
+  private create(app: string, environment: Environment): PushTransport {
+    const appConfig = this.config.apps[app];
+    if (!appConfig) return new FailingTransport(`no app "${app}" in config`);
+    let credentials: ApnsCredentials;
+    try {
+      credentials = readCredentials(appConfig);
+    } catch (err) {
+      const error = `credentials: ${(err as Error).message}`;
+      this.log?.error({ app, environment, error }, 'APNs credentials cannot be read');
+      return new FailingTransport(error, true);
+    }
+    const endpoint = appConfig.endpoint;
+    let caPem: string | undefined;
+    try {
+      if (endpoint?.caFile) caPem = readConfigFile('endpoint.caFile', endpoint.caFile);
+    } catch (err) {
+      return new FailingTransport((err as Error).message);
+    }
+    const target: TransportTarget = {
+      environment,
+      credentials,
+      ...(endpoint && { endpoint: { host: endpoint.host, port: endpoint.port, ...(caPem && { caPem }) } }),
+      connections: appConfig.connections,
+      maxInFlightPerConnection: this.config.worker.maxInFlightPerConnection,
+      requestTimeoutMs: this.config.worker.requestTimeoutMs,
+    };
     if (this.config.worker.transport === 'node-apn') return createNodeApnTransport(target);
-    const labels = { app, environment: target.environment };
+    const labels = { app, environment };
     const m = this.metrics;
     // One child per label set: a lookup per request instead of hashing the labels each time.
     const requestDuration = m.apnsRequestDuration.labels(labels);
@@ -87,21 +123,27 @@ export class TransportRegistry {
   }
 
   /**
-   * Opens every configured app × environment's connections before the worker takes jobs, waiting
-   * at most `withinMs`: an unreachable APNs must not hold up start-up (sends reconnect anyway).
-   * Returns what could not be set up (e.g. an unreadable key file), for the log.
+   * Opens the connections of the given app × environments (default: every configured one)
+   * before the worker takes jobs, waiting at most `withinMs`: an unreachable APNs must not hold
+   * up start-up (sends reconnect anyway). Never rejects; returns the app × environments whose
+   * transport cannot be set up (unreadable credentials, unknown app), for the log.
    */
-  async warm(withinMs: number): Promise<{ app: string; environment: Environment; error: unknown }[]> {
-    const failed: { app: string; environment: Environment; error: unknown }[] = [];
-    const warming = Object.entries(this.config.apps).flatMap(([app, appConfig]) =>
-      appConfig.environments.map(async (environment) => {
-        try {
-          await this.get(app, environment).warm?.();
-        } catch (error) {
-          failed.push({ app, environment, error });
-        }
-      }),
-    );
+  async warm(
+    withinMs: number,
+    targets?: readonly { app: string; environment: Environment }[],
+  ): Promise<{ app: string; environment: Environment; error: string }[]> {
+    const which =
+      targets ??
+      Object.entries(this.config.apps).flatMap(([app, appConfig]) =>
+        appConfig.environments.map((environment) => ({ app, environment })),
+      );
+    const failed: { app: string; environment: Environment; error: string }[] = [];
+    const warming = which.map(({ app, environment }) => {
+      const transport = this.get(app, environment);
+      if (transport instanceof FailingTransport)
+        failed.push({ app, environment, error: transport.failure.error });
+      return (transport.warm?.() ?? Promise.resolve()).catch(() => undefined);
+    });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, withinMs);
@@ -111,27 +153,41 @@ export class TransportRegistry {
     return failed;
   }
 
-  inFlight(): { app: string; environment: string; value: number }[] {
-    return [...this.transports].map(([key, transport]) => {
-      const [app, environment] = key.split('/') as [string, string];
-      return { app, environment, value: transport.inFlight?.() ?? 0 };
+  /** In-flight requests per app × environment, with the pool's queue and stream limit (for the gauges). */
+  inFlight(): { app: string; environment: string; value: number; waiting?: number; streamLimit?: number }[] {
+    return [...this.transports.values()].map(({ app, environment, transport }) => {
+      const stats = transport.stats?.();
+      return stats
+        ? { app, environment, value: stats.inFlight, waiting: stats.waiting, streamLimit: stats.streamLimit }
+        : { app, environment, value: transport.inFlight?.() ?? 0 };
     });
   }
 
-  /** Drops an app's transports, so the next send reconnects with credentials read afresh. */
-  async reset(app: string): Promise<void> {
+  /** Pool size and load per app × environment, read by the metrics at scrape time. */
+  pools(): PoolStats[] {
+    return [...this.transports.values()].flatMap(({ app, environment, transport }) => {
+      const stats = transport.stats?.();
+      return stats ? [{ app, environment, ...stats }] : [];
+    });
+  }
+
+  /**
+   * Drops an app's transports (one environment's, if given), so the next send reconnects with
+   * credentials read afresh. Sends still running on the old transport finish on it.
+   */
+  async reset(app: string, environment?: Environment): Promise<void> {
     const closing = [];
-    for (const [key, transport] of this.transports) {
-      if (key.startsWith(`${app}/`)) {
+    for (const [key, entry] of this.transports) {
+      if (entry.app === app && (environment === undefined || entry.environment === environment)) {
         this.transports.delete(key);
-        closing.push(transport.close());
+        closing.push(entry.transport.close());
       }
     }
     await Promise.allSettled(closing);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.transports.values()].map((t) => t.close()));
+    await Promise.allSettled([...this.transports.values()].map((e) => e.transport.close()));
     this.transports.clear();
   }
 }

@@ -27,8 +27,15 @@ export interface ApnsStreamConnection {
 }
 
 export interface CloseDetail {
-  /** The connection was closed because the TLS handshake refused our client certificate. */
+  /** The TLS handshake refused our client certificate (a TLS alert says so). */
   credentials?: true;
+  /**
+   * The server closed a connection that presented a client certificate during or right after
+   * the handshake, before any SETTINGS. Servers that check certificates outside OpenSSL (node's
+   * among them) do that without an alert: the pool counts it as a credentials error when every
+   * attempt in a row ends so.
+   */
+  certificateSuspect?: true;
 }
 
 export interface ConnectionEvents {

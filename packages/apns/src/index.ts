@@ -1,5 +1,6 @@
 export * from './connection.ts';
 export * from './credentials.ts';
+export * from './failing-transport.ts';
 export * from './http2-transport.ts';
 export * from './jwt-signer.ts';
 export * from './legacy-feedback-client.ts';

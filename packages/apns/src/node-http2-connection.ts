@@ -98,9 +98,11 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
     });
     this.session.on('error', (err) => {
       if (options.clientCertificate && isCertificateRefusal(err)) this.closeDetail.credentials = true;
+      this.noteServerClose();
       this.markClosed(`error: ${errorText(err)}`);
     });
     this.session.on('close', () => {
+      this.noteServerClose();
       // Streams still open end with the session; only now may overdue checks stop.
       clearInterval(this.sweepTimer);
       clearTimeout(this.probeTimer);
@@ -228,6 +230,13 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
     });
     stream.on('error', ignoreStreamError);
     stream.end(bodyOf(prepared));
+  }
+
+  /** The server ended a connection we still wanted, before its SETTINGS: see CloseDetail.certificateSuspect. */
+  private noteServerClose(): void {
+    if (this.options.clientCertificate && !this.closed && !this.settingsReceived) {
+      this.closeDetail.certificateSuspect = true;
+    }
   }
 
   private withDetail(result: StreamResult): StreamResult {

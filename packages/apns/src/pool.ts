@@ -27,6 +27,9 @@ export interface PoolConnectionEvents {
   onClose(conn: ApnsStreamConnection, reason: string, detail: CloseDetail): void;
 }
 
+/** Connections in a row closed by the server right after presenting the certificate: a refusal. */
+const suspectAttempts = 3;
+
 interface Waiter {
   use: SlotUser;
   deadline: number;
@@ -50,6 +53,7 @@ export class ConnectionPool {
   /** When each connection last had a request handed to it (for shrinking). */
   private readonly lastUsed = new Map<ApnsStreamConnection, number>();
   private failures = 0;
+  private suspectStreak = 0;
   private nextAttemptAt = 0;
   private lastFailure: NoSlot | undefined;
   private lastRequestAt = 0;
@@ -132,11 +136,17 @@ export class ConnectionPool {
     if (conn.proven && !detail.credentials) {
       this.failures = 0;
       this.nextAttemptAt = 0;
-    } else if (reason !== 'shutdown' && reason !== 'idle') {
-      this.attemptFailed({
-        error: `no connection: ${reason}`,
-        ...(detail.credentials && { credentials: true }),
-      });
+      this.suspectStreak = 0;
+    } else if (reason !== 'shutdown') {
+      this.suspectStreak = detail.certificateSuspect ? this.suspectStreak + 1 : 0;
+      const credentials = detail.credentials || this.suspectStreak >= suspectAttempts;
+      this.attemptFailed(
+        credentials
+          ? { error: `credentials: the server refused the client certificate (${reason})`, credentials: true }
+          : { error: `no connection: ${reason}` },
+        // Not yet sure it is the certificate: keep the requests and try again after the backoff.
+        detail.certificateSuspect && !credentials,
+      );
       return;
     }
     this.wake();
@@ -147,7 +157,7 @@ export class ConnectionPool {
    * a fleet does not reconnect in lock-step), and if no other connection is up, fail the waiting
    * requests now rather than at their deadline: the caller retries them later.
    */
-  private attemptFailed(why: NoSlot): void {
+  private attemptFailed(why: NoSlot, keepWaiters = false): void {
     this.failures++;
     const delay = Math.min(
       this.options.reconnectMaxMs,
@@ -156,6 +166,10 @@ export class ConnectionPool {
     this.nextAttemptAt = Date.now() + delay / 2 + (Math.random() * delay) / 2;
     this.lastFailure = why;
     if (this.conns.some((c) => !c.closed)) return;
+    if (keepWaiters) {
+      this.scheduleRetry(this.nextAttemptAt - Date.now());
+      return;
+    }
     for (const waiter of this.waiters.splice(0)) waiter.use(undefined, why);
   }
 

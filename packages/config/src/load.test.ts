@@ -31,7 +31,12 @@ test('loads YAML, applies defaults and PUSHFLEET_* overrides', () => {
   assert.equal(config.worker.concurrency, 3);
   assert.equal(config.redis.prefix, 'pushfleet');
   assert.deepEqual(config.apps.demo?.environments, ['sandbox']);
-  assert.equal(config.apps.demo?.connections, 1);
+  assert.deepEqual(config.apps.demo?.connections, {
+    min: 1,
+    max: 8,
+    idleCloseMs: 300_000,
+    shrinkAfterMs: 30_000,
+  });
   assert.ok(Object.isFrozen(config));
 });
 

@@ -80,14 +80,47 @@ const appFeedbackConfig = z
   .object({ legacyEndpoint: legacyFeedbackEndpoint.optional(), webhook: feedbackWebhook.optional() })
   .strict();
 
+/** `apps.<id>.connections` in the object form: the bounds of the self-sizing pool. */
+const connectionPool = z
+  .object({
+    /** Connections kept open while the app sends (0: none until the first send). */
+    min: z.number().int().min(0).max(64).default(1),
+    /** Most connections per environment in one worker; 8 × 500 streams at a 100 ms round trip ≈ 40,000/s. */
+    max: z.number().int().min(1).max(64).default(8),
+    /** Every connection closes after this long without a send (reopened on demand): idle apps cost nothing. */
+    idleCloseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(5 * 60_000),
+    /** A connection above `min` closes after this long unused. */
+    shrinkAfterMs: z.number().int().min(1000).default(30_000),
+  })
+  .strict()
+  .refine((c) => c.min <= c.max, { message: 'connections.min must not exceed connections.max' });
+
 export const appConfigSchema = z
   .object({
     bundleId: z.string().regex(/^[A-Za-z0-9.-]+$/, 'bundleId must be a reverse-DNS identifier'),
     environments: z.array(z.enum(environments)).min(1).default(['production']),
     credentials: z.union([tokenCredentials, certificateCredentials]),
     endpoint: endpointOverride.optional(),
-    /** HTTP/2 connections per environment in each worker process. */
-    connections: z.number().int().min(1).max(64).default(1),
+    /**
+     * HTTP/2 connections per environment in each worker process: a pool that opens connections
+     * while every stream is in use and requests queue (streams in flight ≈ rate × APNs round
+     * trip), up to `max`, and closes them when idle. A plain number (the old form) is a fixed size.
+     */
+    connections: z
+      .union([
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .transform((n) => ({ min: n, max: n, idleCloseMs: 5 * 60_000, shrinkAfterMs: 30_000 })),
+        connectionPool,
+      ])
+      .prefault({}),
     /** Notifications per second for this app across the whole fleet; unset = unlimited. */
     rateLimitPerSecond: z.number().int().min(1).optional(),
     /** Feedback service extras: a legacy feedback endpoint to poll, a webhook to notify. */
@@ -257,10 +290,14 @@ export const configSchema = z
           .default(15 * 60_000),
         shutdownGraceMs: z.number().int().min(0).default(30_000),
         /**
-         * `http2`: Pushfleet's transport on its own HTTP/2 client; `node-http2`: the same transport
-         * on node:http2 sessions; `node-apn`: @parse/node-apn (for comparison).
+         * `lean`: Pushfleet's transport on its own HTTP/2 client, the lean client (`http2` is
+         * accepted as its old name); `node-http2`: the same transport on node:http2 sessions;
+         * `node-apn`: @parse/node-apn (for comparison).
          */
-        transport: z.enum(['http2', 'node-http2', 'node-apn']).default('http2'),
+        transport: z
+          .enum(['lean', 'http2', 'node-http2', 'node-apn'])
+          .transform((t) => (t === 'http2' ? 'lean' : t))
+          .default('lean'),
         /** Tokens sent between checkpoints: after a crash at most this many are sent twice. */
         checkpointEvery: z.number().int().min(1).max(1000).default(100),
         /** BullMQ lock: a job whose worker died is taken over after about this long. */

@@ -5,8 +5,19 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 
  * _total counters) and labels stay bounded: app, environment, outcome, reason, never a token or id.
  */
 export interface DeliveryMetricSources {
-  /** Read at scrape time: APNs requests awaiting an answer, per app and environment. */
-  inFlight?: () => { app: string; environment: string; value: number }[];
+  /**
+   * Read at scrape time: APNs requests awaiting an answer (`value`), per app and environment,
+   * with the state of the connection pool where the transport has one.
+   */
+  inFlight?: () => {
+    app: string;
+    environment: string;
+    value: number;
+    /** Requests queued for a free stream slot: above 0 for long, the pool is at its maximum. */
+    waiting?: number;
+    /** Streams the pool may have in flight now (Σ min(own cap, server's SETTINGS) per connection). */
+    streamLimit?: number;
+  }[];
 }
 
 export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetricSources = {}) {
@@ -53,7 +64,7 @@ export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetri
     }),
     connections: new Gauge({
       name: 'pushfleet_apns_connections',
-      help: 'Open HTTP/2 connections to APNs.',
+      help: 'Open HTTP/2 connections to APNs (the pool size, per app and environment).',
       labelNames: ['app', 'environment'] as const,
       registers,
     }),
@@ -66,6 +77,32 @@ export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetri
         if (!sources.inFlight) return;
         this.reset();
         for (const { app, environment, value } of sources.inFlight()) this.set({ app, environment }, value);
+      },
+    }),
+    waitingRequests: new Gauge({
+      name: 'pushfleet_apns_waiting_requests',
+      help: 'APNs requests queued for a free HTTP/2 stream slot (the pool is saturated while above 0).',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+      collect() {
+        if (!sources.inFlight) return;
+        this.reset();
+        for (const { app, environment, waiting } of sources.inFlight()) {
+          if (waiting !== undefined) this.set({ app, environment }, waiting);
+        }
+      },
+    }),
+    streamLimit: new Gauge({
+      name: 'pushfleet_apns_stream_limit',
+      help: "Streams the APNs connection pool may have in flight: each connection's min(own cap, server SETTINGS), summed.",
+      labelNames: ['app', 'environment'] as const,
+      registers,
+      collect() {
+        if (!sources.inFlight) return;
+        this.reset();
+        for (const { app, environment, streamLimit } of sources.inFlight()) {
+          if (streamLimit !== undefined) this.set({ app, environment }, streamLimit);
+        }
       },
     }),
     reconnects: new Counter({

@@ -138,11 +138,13 @@ export class LeanConnection implements ApnsStreamConnection {
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => {
       if (options.clientCertificate && isCertificateRefusal(err)) this.closeDetail.credentials = true;
+      this.noteServerClose();
       this.markClosed(`error: ${errorText(err)}`);
     });
     this.socketClosed = new Promise((resolve) =>
       this.socket.once('close', () => {
         clearInterval(this.sweepTimer);
+        this.noteServerClose();
         this.markClosed('closed');
         const credentials = this.closeDetail.credentials;
         // Never written, or past the GOAWAY: APNs never saw it, so it may be re-sent at once.
@@ -295,6 +297,13 @@ export class LeanConnection implements ApnsStreamConnection {
       run();
     } catch (err) {
       this.onConnectionError(err);
+    }
+  }
+
+  /** The server ended a connection we still wanted, before its SETTINGS: see CloseDetail.certificateSuspect. */
+  private noteServerClose(): void {
+    if (this.options.clientCertificate && !this.closed && !this.settingsReceived) {
+      this.closeDetail.certificateSuspect = true;
     }
   }
 
