@@ -1,4 +1,4 @@
-/** APNs push types and the topic each needs (apns-protocol.md A.4). */
+/** APNs push types and the topic each needs (docs/apns-protocol.md §A.4). */
 export const pushTypes = [
   'alert',
   'background',
@@ -33,7 +33,7 @@ export function topicFor(bundleId: string, pushType: PushType): string {
   return bundleId + topicSuffix[pushType];
 }
 
-/** 4096 bytes for every push type except VoIP, which gets 5120 (A.5). */
+/** 4096 bytes for every push type except VoIP, which gets 5120 (docs/apns-protocol.md §A.5). */
 export function payloadLimitFor(pushType: PushType): number {
   return pushType === 'voip' ? 5120 : 4096;
 }

@@ -1,5 +1,5 @@
 /**
- * What to do with each APNs answer (apns-protocol.md A.9). One table, used by the worker to
+ * What to do with each APNs answer (docs/apns-protocol.md §A.9). One table, used by the worker to
  * classify every result and by tests to check the simulator and the worker agree.
  *
  * - `retry`: transient; send the same token again later (with backoff, honouring Retry-After).
