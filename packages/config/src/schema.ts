@@ -35,7 +35,7 @@ const endpointOverride = z
   })
   .strict();
 
-/** A legacy binary feedback service (apns-protocol.md E) to poll, e.g. the simulator's. */
+/** A legacy binary feedback service (docs/apns-protocol.md §E) to poll, e.g. the simulator's. */
 const legacyFeedbackEndpoint = z
   .object({
     host: z.string().min(1),
