@@ -105,9 +105,8 @@ class Peer(asyncio.Protocol):
     def __init__(self, args, seen):
         self.args = args
         self.seen = seen  # tokens already refused once (refuse mode), shared across connections
-        Peer.count += 1
-        self.conn_no = Peer.count
-        self.hostile = self.conn_no == 1
+        self.conn_no = 0
+        self.hostile = False
         self.transport = None
         self.h2 = None
         self.streams = {}  # stream id -> {"path", "body"}
@@ -123,6 +122,10 @@ class Peer(asyncio.Protocol):
 
     # -- connection life --------------------------------------------------------------------
     def connection_made(self, transport):
+        # Counted once TLS is up: the test's readiness probe (a bare TCP connect) is no connection.
+        Peer.count += 1
+        self.conn_no = Peer.count
+        self.hostile = self.conn_no == 1
         self.transport = transport
         alpn = transport.get_extra_info("ssl_object").selected_alpn_protocol()
         emit(e="conn", conn=self.conn_no, alpn=alpn)
@@ -160,6 +163,8 @@ class Peer(asyncio.Protocol):
         return values
 
     def connection_lost(self, exc):
+        if not self.conn_no:
+            return
         emit(e="closed", conn=self.conn_no, error=str(exc) if exc else None)
 
     def flush(self):
@@ -184,6 +189,9 @@ class Peer(asyncio.Protocol):
         if self.h2 is None or self.ended:
             return
         self.scan(data)
+        if self.goaway_last is not None:
+            # python-h2 takes no input after its own GOAWAY; the streams up to the last id are done.
+            return
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as err:
@@ -235,6 +243,7 @@ class Peer(asyncio.Protocol):
             headers = dict(event.headers)
             path = headers.get(b":path", b"").decode()
             self.streams[event.stream_id] = {"path": path, "body": b""}
+            emit(e="request", conn=self.conn_no, stream=event.stream_id, path=path)
             if self.args.mode == "refuse" and self.hostile_refuse(event.stream_id, path):
                 return
         elif isinstance(event, h2.events.DataReceived):
@@ -328,10 +337,13 @@ class Peer(asyncio.Protocol):
             return
         mode, after = self.args.mode, self.args.after
         if mode == "goaway" and self.answered == after and self.goaway_last is None:
-            self.goaway_last = stream_id
-            self.h2.close_connection(error_code=h2.errors.ErrorCodes.NO_ERROR, last_stream_id=stream_id)
+            # python-h2 sends nothing after its GOAWAY, so the last stream id is below every stream
+            # still unanswered: all up to it are answered, all above it are left for a re-send.
+            unanswered = [sid for sid in self.streams if sid < stream_id]
+            self.goaway_last = min(unanswered) - 2 if unanswered else stream_id
+            self.h2.close_connection(error_code=h2.errors.ErrorCodes.NO_ERROR, last_stream_id=self.goaway_last)
             self.flush()
-            emit(e="goaway-sent", conn=self.conn_no, last_stream=stream_id)
+            emit(e="goaway-sent", conn=self.conn_no, last_stream=self.goaway_last)
             # Lets the streams at or below the last id finish, then closes like a server going away.
             asyncio.get_running_loop().call_later(0.3, self.transport.close)
         elif mode == "lower-streams" and self.answered == after and self.settings_pending is None:
