@@ -2,6 +2,7 @@
 // Bundles each app into dist/<app>.mjs with esbuild: the workspace packages are inlined, third-party
 // packages stay external (resolved from node_modules). Production and benchmarks run these plain
 // JS files with `node`: no TypeScript loader in memory, no compile at start.
+import { cpSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const apps = ['api', 'worker', 'scheduler', 'apns-sim', 'cli'];
@@ -29,4 +30,6 @@ await Promise.all(
     }),
   ),
 );
+// The store's Lua scripts are read at run time from `./lua/` beside the module: the bundles' dir.
+cpSync('packages/store/src/lua', 'dist/lua', { recursive: true });
 process.stdout.write(`built ${apps.map((a) => `dist/${a}.mjs`).join(', ')}\n`);

@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { notificationSchema, prepareNotification } from '@pushfleet/core';
-import { DeliverProducer } from '@pushfleet/queue';
-import { NotificationStatusStore } from '@pushfleet/store';
+import { deliverBatchSize, notificationSchema, prepareNotification } from '@pushfleet/core';
+import { DirectProducer, maxBatchesPerTransaction } from '@pushfleet/queue';
+import { Ledger } from '@pushfleet/store';
 import {
   generateProviderKey,
   randomDeviceTokens,
@@ -37,15 +37,18 @@ async function queueCampaign(
     }),
     'com.example.pushfleet.demo',
   );
-  const status = new NotificationStatusStore(redis, prefix);
-  const producer = new DeliverProducer(redis, prefix);
-  await status.create({ id, app, environment, accepted: count });
+  const producer = new DirectProducer({
+    connection: redis,
+    prefix,
+    app: () => ({ bundleId: 'com.example.pushfleet.demo', environments: [environment] }),
+    ledger: new Ledger(redis, prefix),
+  });
   const memoryBefore = Number((await redis.info('memory')).match(/used_memory:(\d+)/)![1]);
-  const chunk = 50_000;
+  // Chunks that fit one transaction: the batches are queued before the workers start.
+  const chunk = maxBatchesPerTransaction * deliverBatchSize;
   for (let sent = 0; sent < count; sent += chunk) {
     const tokens = randomDeviceTokens(Math.min(chunk, count - sent));
-    await producer.enqueue({ app, environment, notificationId: `${id}-${sent / chunk}`, prepared }, tokens);
-    await status.create({ id: `${id}-${sent / chunk}`, app, environment, accepted: tokens.length });
+    await producer.enqueueNotification({ id: `${id}-${sent / chunk}`, app, environment, prepared, tokens });
   }
   const memoryAfter = Number((await redis.info('memory')).match(/used_memory:(\d+)/)![1]);
   await producer.close();
@@ -78,7 +81,7 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
     const queuedAt = Date.now();
     const { ids, bytesPerQueuedToken } = await queueCampaign(redis, prefix, stack.appId, 'sandbox', count);
     const queueSeconds = (Date.now() - queuedAt) / 1000;
-    const statuses = new NotificationStatusStore(redis, prefix);
+    const records = new Ledger(redis, prefix).records;
     const nodeArgs = [
       ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
       ...(process.env.PF_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
@@ -96,7 +99,7 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
     await waitFor(
       'campaign done',
       async () => {
-        const all = await Promise.all(ids.map((id) => statuses.get(id)));
+        const all = await Promise.all(ids.map((id) => records.notification(stack.appId, id)));
         return all.every((s) => s?.state === 'done') ? all : undefined;
       },
       { timeoutMs: 600_000, intervalMs: 100 },
@@ -104,7 +107,7 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
     const cpu = pids.map((pid, i) => processCpuMicros(pid) - cpu0[i]!);
     const [redisCpu, sinkCpu] = [redisPid, sinkPid].map((pid, i) => processCpuMicros(pid) - others0[i]!);
     const rss = Math.max(...pids.map(peakRssBytes));
-    const all = await Promise.all(ids.map((id) => statuses.get(id)));
+    const all = await Promise.all(ids.map((id) => records.notification(stack.appId, id)));
     const finishedAt = Math.max(...all.map((s) => Date.parse(s!.finishedAt!)));
     const delivered = all.reduce((sum, s) => sum + s!.delivered, 0);
     // Exactly once, from the sink's own counts: every token accepted, none twice.

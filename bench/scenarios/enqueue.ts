@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { PushfleetClient } from '@pushfleet/client';
 import { configSchema } from '@pushfleet/config';
 import { connectRedis, createRedis, DirectProducer } from '@pushfleet/queue';
-import { CampaignStore, NotificationStatusStore } from '@pushfleet/store';
+import { Ledger } from '@pushfleet/store';
 import { startRedis, startStack } from '@pushfleet/testkit';
 import { mb, rssOf, tokenStream } from '../../tests/producers/proc.ts';
 
@@ -117,9 +117,8 @@ try {
   const producer = new DirectProducer({
     connection: redis,
     prefix,
-    apps: config.apps,
-    status: new NotificationStatusStore(redis, prefix),
-    campaigns: new CampaignStore(redis, prefix),
+    app: (id) => config.apps[id],
+    ledger: new Ledger(redis, prefix),
   });
   const list = [...tokenStream(directTokens, 0xd1)];
   const t2 = performance.now();

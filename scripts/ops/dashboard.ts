@@ -276,9 +276,15 @@ export const rows: Row[] = [
       },
       {
         title: 'Apps paused (credentials)',
-        description: 'Apps whose deliver queue is paused because APNs rejected their credentials.',
+        description:
+          'App × environments paused because APNs refused their credentials: their jobs wait for the pause to end.',
         unit: 'short',
-        targets: [q('max by (app, reason) (pushfleet_app_paused{app=~"$app"}) > 0', '{{app}} {{reason}}')],
+        targets: [
+          q(
+            'max by (app, environment, reason) (pushfleet_app_paused{app=~"$app"}) > 0',
+            '{{app}} {{environment}} {{reason}}',
+          ),
+        ],
       },
       {
         title: 'Retries scheduled /s',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, test } from 'node:test';
-import { AppStateStore, storeKeys } from '@pushfleet/store';
+import { PauseStore, storeKeys } from '@pushfleet/store';
 import {
   randomDeviceTokens,
   type Stack,
@@ -129,24 +129,29 @@ function chunkPairs(fields: string[]): [string, string][] {
   return pairs;
 }
 
-test('rejected credentials pause only that app, visibly, and sending resumes once they work', async () => {
+test('rejected credentials pause only that app × environment, visibly, and sending resumes once they work', async () => {
   const api = stackApi(stack);
   const other = stackApi(stack, 'other');
   const tokens = randomDeviceTokens(50);
   await stack.sim.control.addFault({ status: 403, reason: 'InvalidProviderToken', count: 1 });
   const id = await api.send(tokens);
-  const pause = await waitFor('the app to be paused', () =>
-    new AppStateStore(redis, prefix).get(stack.appId),
+  const pauses = new PauseStore(redis, prefix);
+  const pause = await waitFor('the app to be paused', async () =>
+    (await pauses.all()).find((p) => p.app === stack.appId),
   );
   assert.equal(pause.reason, 'InvalidProviderToken');
+  assert.equal(pause.environment, 'sandbox');
   // Another app keeps delivering while the first is paused.
   const otherId = await other.send(randomDeviceTokens(10));
   assert.equal((await other.waitDone(otherId, 5000)).delivered, 10);
   const metrics = await (await fetch(`http://127.0.0.1:${stack.opsPorts.worker}/metrics`)).text();
-  assert.match(metrics, /pushfleet_app_paused\{app="demo",reason="InvalidProviderToken"\} 1/);
+  assert.match(
+    metrics,
+    /pushfleet_app_paused\{app="demo",environment="sandbox",reason="InvalidProviderToken"\} 1/,
+  );
   const status = await api.waitDone(id);
   assert.deepEqual([status.delivered, status.failed], [50, 0]);
-  assert.equal(await new AppStateStore(redis, prefix).get(stack.appId), undefined);
+  await waitFor('the pause to be dropped', async () => (await pauses.all()).length === 0);
   await assertDeliveredOnce(tokens);
 });
 

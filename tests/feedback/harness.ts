@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Config, configSchema } from '@pushfleet/config';
-import { FeedbackFeed, FeedbackProcessor, storeKeys } from '@pushfleet/store';
+import { FeedbackFeed, FeedbackProcessor, Ledger, storeKeys } from '@pushfleet/store';
 import { createLogger, createSchedulerMetrics } from '@pushfleet/telemetry';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -63,6 +63,7 @@ export async function harness(
     log: createLogger({ name: 'test', level: 'silent' }),
     metrics: createSchedulerMetrics(registry, { feedbackLagSeconds: () => main.lagSeconds() }),
     processor: main,
+    ledger: new Ledger(redis, prefix),
     feed: new FeedbackFeed(redis, prefix),
     webhookQueue,
     webhooks: options.webhooks ?? new Map(),

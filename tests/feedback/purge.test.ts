@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  campaignKeys,
+  appSpace,
   DeviceRegistry,
   deviceKeys,
   FeedbackFeed,
@@ -9,7 +9,8 @@ import {
   FeedbackPurger,
   feedbackGroup,
   feedbackKeys,
-  notificationTtlSeconds,
+  ledgerKeys,
+  ledgerRetentionSeconds,
   storeKeys,
   sweepStaleTokens,
 } from '@pushfleet/store';
@@ -339,10 +340,11 @@ test('housekeeping trims the stream and feeds by age, never past unapplied event
   );
 
   // Campaign index: an expired campaign (hash gone) and one whose hash still lives (scheduled ahead).
-  const index = campaignKeys.index(h.prefix, 'b');
-  const ttlAgo = now - notificationTtlSeconds * 1000 - 60_000;
+  const space = appSpace(h.prefix, 'b');
+  const index = ledgerKeys.campaigns(space);
+  const ttlAgo = now - ledgerRetentionSeconds * 1000 - 60_000;
   await h.redis.zadd(index, ttlAgo, 'expired-campaign', ttlAgo, 'scheduled-campaign', now, 'new-campaign');
-  await h.redis.hset(storeKeys.notification(h.prefix, 'scheduled-campaign'), 'state', 'scheduled');
+  await h.redis.hset(ledgerKeys.record(space, 'scheduled-campaign'), 'kind', 'campaign');
 
   now += 120_000; // everything is past the 60 s retention
   await runHousekeeping(h.ctx);

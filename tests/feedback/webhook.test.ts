@@ -95,7 +95,7 @@ async function publishUnknown(h: Harness, count: number): Promise<string[]> {
   return tokens;
 }
 
-test('batched, signed POSTs; failures retried with exponential backoff; the cursor moves only on 2xx', async () => {
+test('batched, signed POSTs; failures retried with jittered exponential backoff; the cursor moves only on 2xx', async () => {
   const target = { batchSize: 10, maxAttempts: 5, backoffMs: 200, timeoutMs: 2000 };
   await withWebhook(
     (n) => (n < 2 ? 500 : 204),
@@ -131,9 +131,10 @@ test('batched, signed POSTs; failures retried with exponential backoff; the curs
         tokens,
       );
       assert.ok(delivered.every((i) => i.action === 'unknown' && i.reason === 'Unregistered'));
-      // Exponential backoff: ≥ 200 ms before the 2nd attempt, ≥ 400 ms before the 3rd.
-      assert.ok(posts[1]!.at - posts[0]!.at >= 190, `first retry after ${posts[1]!.at - posts[0]!.at} ms`);
-      assert.ok(posts[2]!.at - posts[1]!.at >= 390, `second retry after ${posts[2]!.at - posts[1]!.at} ms`);
+      // Exponential backoff with equal jitter (core's backoffDelayMs): 100–200 ms before the 2nd
+      // attempt, 200–400 ms before the 3rd.
+      assert.ok(posts[1]!.at - posts[0]!.at >= 95, `first retry after ${posts[1]!.at - posts[0]!.at} ms`);
+      assert.ok(posts[2]!.at - posts[1]!.at >= 195, `second retry after ${posts[2]!.at - posts[1]!.at} ms`);
       assert.deepEqual(await h.ctx.feed.deadLetters('b'), []);
       const m = (result: string) =>
         metricValue(h.registry, 'pushfleet_webhook_deliveries_total', { app: 'b', result });

@@ -2,11 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { PushfleetClient } from '@pushfleet/client';
-import { createRedis } from '@pushfleet/queue';
-import { createLogger } from '@pushfleet/telemetry';
 import { type Stack, type StartedRedis, startRedis, startStack, waitFor } from '@pushfleet/testkit';
-import type { Redis } from 'ioredis';
-import { type FanoutWorker, startFanoutWorker } from '../../apps/worker/src/fanout/fanout-worker.ts';
 import { mb, rssOf, tokenStream } from './proc.ts';
 
 /**
@@ -19,8 +15,6 @@ const count = Number(process.env.PF_CAMPAIGN_TOKENS ?? (heavy ? 1_000_000 : 50_0
 
 let redis: StartedRedis;
 let stack: Stack;
-let workerRedis: Redis;
-let fanout: FanoutWorker;
 
 before(async () => {
   redis = await startRedis();
@@ -32,19 +26,9 @@ before(async () => {
     simulatorArgs: ['--mode', 'fast'],
     config: { api: { auth: { required: false } } },
   });
-  // The fan-out runs here until apps/worker/src/main.ts starts it too; two fan-outs just share the queue.
-  workerRedis = createRedis(redis.url, 'worker');
-  await workerRedis.connect();
-  fanout = startFanoutWorker({
-    redis: workerRedis,
-    prefix,
-    log: createLogger({ name: 'fanout', level: 'warn' }),
-  });
 });
 
 after(async () => {
-  await fanout?.close();
-  workerRedis?.disconnect();
   await stack?.stop();
   await redis?.stop();
 });

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { configSchema } from '@pushfleet/config';
-import type { CampaignJobData } from '@pushfleet/queue';
-import { createRedis, DeliverProducer, DirectProducer } from '@pushfleet/queue';
-import { CampaignStore, DeviceRegistry, NotificationStatusStore } from '@pushfleet/store';
+import type { FanoutJobData } from '@pushfleet/core';
+import { createRedis, DirectProducer } from '@pushfleet/queue';
+import { DeviceRegistry, Ledger } from '@pushfleet/store';
 import { createLogger } from '@pushfleet/telemetry';
 import { type StartedRedis, startRedis } from '@pushfleet/testkit';
-import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type FanoutContext, processFanoutJob } from '../../apps/worker/src/fanout/fanout-job.ts';
+import type { AppWorkerDeps } from '../../apps/worker/src/app-workers.ts';
+import { type FanoutDeps, processFanoutJob } from '../../apps/worker/src/delivery/fanout-job.ts';
+import type { JobHandle } from '../../apps/worker/src/delivery/job-handle.ts';
 
 let server: StartedRedis;
 let redis: Redis;
@@ -25,82 +25,120 @@ after(async () => {
   await server.stop();
 });
 
-/** Stands in for a BullMQ job: keeps the data the processor saves, as Redis would across a crash. */
-function fakeJob(data: CampaignJobData): Job<CampaignJobData> {
-  const job = {
-    id: data.campaignId,
+function handle(data: FanoutJobData): JobHandle<FanoutJobData> {
+  return {
+    id: `${data.notificationId}-fanout`,
     data,
-    async updateData(next: CampaignJobData) {
-      job.data = structuredClone(next);
+    firstStart: true,
+    enqueuedAt: Date.now(),
+    delayMs: 0,
+    priority: 1,
+    postpone: async () => {
+      throw new Error('unexpected postpone');
     },
-    async moveToDelayed() {},
   };
-  return job as unknown as Job<CampaignJobData>;
 }
 
-test('a fan-out that crashes mid-way resumes from its cursor: every batch exactly once, counts exact', async () => {
-  const config = configSchema.parse({
-    apps: {
-      demo: {
-        bundleId: 'com.example.demo',
-        credentials: { type: 'token', keyFile: '/dev/null', keyId: 'K', teamId: 'T' },
-      },
-    },
+test('a fan-out that crashes mid-way resumes from the ledger cursor: every batch exactly once, counts exact', async () => {
+  const ledger = new Ledger(redis, prefix);
+  const producer = new DirectProducer({
+    connection: redis,
+    prefix,
+    app: () => ({ bundleId: 'com.example.demo', environments: ['production'] }),
+    ledger,
   });
-  const status = new NotificationStatusStore(redis, prefix);
-  const campaigns = new CampaignStore(redis, prefix);
-  const producer = new DirectProducer({ connection: redis, prefix, apps: config.apps, status, campaigns });
   const total = 7_250;
   const tokens = Array.from({ length: total }, (_, i) => i.toString(16).padStart(64, '0'));
   const { campaignId } = await producer.createCampaign('demo', { notification: { alert: 'x' } }, [tokens]);
-  const [queued] = await producer.campaignQueue().getJobs(['wait']);
-  assert.ok(queued);
+  const queue = producer.queues.queue('demo');
+  const [fanoutJob] = await queue.getJobs(['prioritized', 'wait']);
+  assert.equal(fanoutJob?.name, 'fanout');
 
-  const deliver = new DeliverProducer(redis, prefix);
-  const queue = deliver.queueFor('demo');
-  let adds = 0;
-  const crashing = {
-    queueFor: () => ({
-      addBulk: async (jobs: Parameters<typeof queue.addBulk>[0]) => {
-        // Crash after the 3rd page's batches are added but before its cursor is saved.
-        const added = await queue.addBulk(jobs);
-        if (++adds === 3) throw new Error('simulated crash');
-        return added;
-      },
-      getJobCounts: () => queue.getJobCounts('wait', 'prioritized'),
-    }),
-  } as unknown as DeliverProducer;
-  const ctx = (d: DeliverProducer): FanoutContext => ({
-    redis,
-    campaigns,
-    registry: new DeviceRegistry(redis, prefix),
-    status,
-    deliver: d,
+  let commits = 0;
+  const deps = (crashAt: number): FanoutDeps => ({
+    ledger: ledger.fanout,
+    async commitPage(app, id, jobs, offset) {
+      // The crash happens before the 3rd page's transaction is sent: nothing of it exists.
+      if (++commits === crashAt) throw new Error('simulated crash');
+      const t = await producer.queues.transaction(app);
+      for (const job of jobs) t.add(job);
+      ledger.fanout.stageProgress(t.tx, app, id, offset, Date.now());
+      await t.exec();
+    },
+    registryPages: () => {
+      throw new Error('not a registry audience');
+    },
+    waitingBatches: async () => 0,
     log: createLogger({ name: 't', level: 'silent' }),
     pageSize: 1000,
     maxQueuedBatches: 1_000_000,
     rateHorizonMs: 30_000,
     closing: () => false,
+    now: Date.now,
   });
-  const job = fakeJob(structuredClone(queued.data));
-  await assert.rejects(processFanoutJob(job, undefined, ctx(crashing)), /simulated crash/);
-  assert.equal(job.data.cursor.offset, 2000, 'cursor saved after page 2, not page 3');
-  assert.equal((await campaigns.get(campaignId))?.state, 'running');
+  const data = fanoutJob!.data as FanoutJobData;
+  await assert.rejects(processFanoutJob(handle(data), deps(3)), /simulated crash/);
+  assert.equal((await ledger.fanout.state('demo', campaignId)).queued, 2000, 'cursor at page 2, not 3');
+  assert.equal((await ledger.records.campaign('demo', campaignId))?.state, 'running');
 
-  const result = await processFanoutJob(job, undefined, ctx(deliver));
-  assert.deepEqual(result, { total, queued: total });
-  const jobs = await queue.getJobs(['prioritized']);
-  assert.equal(jobs.length, Math.ceil(total / 500), 'the replayed page added nothing twice');
-  assert.equal(new Set(jobs.map((j) => j.id)).size, jobs.length);
+  assert.equal(await processFanoutJob(handle(data), deps(0)), 'finished');
+  const batches = (await queue.getJobs(['prioritized', 'wait'])).filter((j) => j.name === 'deliver');
+  assert.equal(batches.length, Math.ceil(total / 500), 'no page added twice, none skipped');
+  assert.equal(new Set(batches.map((j) => j.id)).size, batches.length);
   assert.equal(
-    jobs.reduce((n, j) => n + j.data.tokens.length, 0),
+    batches.reduce((n, j) => n + (j.data as { tokens: string[] }).tokens.length, 0),
     total,
   );
-  const s = await campaigns.get(campaignId);
+  const s = await ledger.records.campaign('demo', campaignId);
   assert.deepEqual([s?.total, s?.accepted, s?.queued], [total, total, total]);
   // A re-run after completion (e.g. a stalled job) changes nothing.
-  await processFanoutJob(job, undefined, ctx(deliver));
-  assert.equal((await queue.getJobs(['prioritized'])).length, jobs.length);
+  assert.equal(await processFanoutJob(handle(data), deps(0)), 'already-done');
+  assert.equal(
+    (await queue.getJobs(['prioritized', 'wait'])).filter((j) => j.name === 'deliver').length,
+    batches.length,
+  );
   await producer.close();
-  await deliver.close();
+});
+
+test('a registry audience over the cap fails the campaign before anything is sent', async () => {
+  const ledger = new Ledger(redis, prefix);
+  const registry = new DeviceRegistry(redis, prefix);
+  for (let i = 0; i < 30; i++) {
+    await registry.register('capped', { token: i.toString(16).padStart(64, 'a'), environment: 'production' });
+  }
+  const producer = new DirectProducer({
+    connection: redis,
+    prefix,
+    app: () => ({ bundleId: 'com.example.capped', environments: ['production'] }),
+    ledger,
+    maxCampaignTokens: 20,
+  });
+  const { campaignId } = await producer.createCampaign('capped', {
+    notification: { alert: 'x' },
+    audience: { kind: 'all' },
+  });
+  const [job] = await producer.queues.queue('capped').getJobs(['prioritized', 'wait']);
+  const deps: Pick<AppWorkerDeps, 'registry'> = { registry };
+  const result = await processFanoutJob(handle(job!.data as FanoutJobData), {
+    ledger: ledger.fanout,
+    commitPage: async () => assert.fail('nothing may be added'),
+    async *registryPages(data, audience) {
+      for (const key of deps.registry.audienceKeys(data.app, data.environment, audience)) {
+        yield await redis.smembers(key);
+      }
+    },
+    waitingBatches: async () => 0,
+    log: createLogger({ name: 't', level: 'silent' }),
+    pageSize: 1000,
+    maxQueuedBatches: 1000,
+    rateHorizonMs: 30_000,
+    closing: () => false,
+    now: Date.now,
+  });
+  assert.equal(result, 'failed');
+  const s = await ledger.records.campaign('capped', campaignId);
+  assert.equal(s?.state, 'failed');
+  assert.equal(s?.error, 'PF_ERR_TOO_MANY_TOKENS');
+  assert.deepEqual([s?.accepted, s?.delivered, s?.cancelled], [0, 0, 0]);
+  await producer.close();
 });

@@ -2,15 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AppConfig, Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import type { DirectProducer } from '@pushfleet/queue';
-import type {
-  CampaignStore,
-  DeviceRegistry,
-  IdempotencyStore,
-  NotificationStatusStore,
-} from '@pushfleet/store';
+import type { DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
 import type { ApiMetrics } from '@pushfleet/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Permission, Principal } from './auth.ts';
 
 /** Everything a route needs, built once in buildApi. */
@@ -19,8 +14,7 @@ export interface RouteContext {
   redis: Redis;
   prefix: string;
   producer: DirectProducer;
-  status: NotificationStatusStore;
-  campaigns: CampaignStore;
+  ledger: Ledger;
   registry: DeviceRegistry;
   idempotency: IdempotencyStore;
   metrics: ApiMetrics;
@@ -45,12 +39,6 @@ export function appConfigOf(ctx: RouteContext, app: string): AppConfig {
   return config;
 }
 
-/** A UUID derived from a seed: the same Idempotency-Key always names the same notification. */
-export function deterministicUuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const raw = request.headers['idempotency-key'];
   if (raw === undefined) return undefined;
@@ -67,27 +55,46 @@ export interface Answer {
   body: unknown;
 }
 
+/** What a creating route gets from `idempotent`. */
+export interface Accept {
+  /** The id of what the request creates: fresh for every claim of a key, never derived from the key. */
+  id: string;
+  /** Keeps a long request's claim on its key (an upload of millions of lines). */
+  keepAlive(): Promise<void>;
+  /** Stores the answer in the transaction that accepts the request (nothing without a key). */
+  stageAnswer(tx: ChainableCommander, answer: Answer): void;
+}
+
 /**
  * Runs `run` at most once per Idempotency-Key (scoped to the API key, app and route) within
  * `api.idempotencyTtlSeconds`: a repeat gets the stored answer, a concurrent repeat 409, a reused
- * key with a different request 422. `run` gets the id to use — derived from the key, so even a
- * retry after a crash mid-request adds the same (deduplicated) job ids.
+ * key with a different request 422. The answer is stored by the same transaction that accepts the
+ * request, so a request that answered 503 after Redis committed it is replayed, not run twice,
+ * and one that never committed runs again.
  */
 export async function idempotent(
   ctx: RouteContext,
   request: FastifyRequest<{ Params: AppParams }>,
   reply: FastifyReply,
   fingerprintSource: string,
-  run: (id: string, keepAlive: () => Promise<void>) => Promise<Answer>,
+  run: (accept: Accept) => Promise<Answer>,
 ): Promise<FastifyReply> {
   const key = idempotencyKeyOf(request);
   if (key === undefined) {
-    const answer = await run(randomUUID(), async () => undefined);
+    const answer = await run({
+      id: randomUUID(),
+      keepAlive: async () => undefined,
+      stageAnswer: () => undefined,
+    });
     return reply.status(answer.status).send(answer.body);
   }
-  const scope = `${request.principal?.id ?? 'anonymous'}:${request.params.app}:${request.routeOptions.url}`;
+  const ref = {
+    app: request.params.app,
+    scope: `${request.principal?.id ?? 'anonymous'}:${request.routeOptions.url}`,
+    key,
+  };
   const fingerprint = createHash('sha256').update(fingerprintSource).digest('hex');
-  const begun = await ctx.idempotency.begin(scope, key, fingerprint);
+  const begun = await ctx.idempotency.begin(ref, fingerprint, ctx.now());
   if (begun.kind === 'in-progress') throw new PushfleetError('PF_ERR_IDEMPOTENCY_IN_PROGRESS');
   if (begun.kind === 'mismatch')
     throw new PushfleetError('PF_ERR_IDEMPOTENCY_MISMATCH', undefined, { field: 'Idempotency-Key' });
@@ -96,12 +103,15 @@ export async function idempotent(
   }
   let answer: Answer;
   try {
-    answer = await run(deterministicUuid(`${scope}:${key}`), () => ctx.idempotency.touch(scope, key));
+    answer = await run({
+      id: begun.id,
+      keepAlive: () => ctx.idempotency.touch(ref, begun.id, ctx.now()),
+      stageAnswer: (tx, a) => ctx.idempotency.stageAnswer(tx, ref, fingerprint, a),
+    });
   } catch (err) {
-    // Nothing was accepted: free the key so the client can retry it.
-    await ctx.idempotency.abandon(scope, key).catch(() => undefined);
+    // Free the key for a retry, unless the commit happened after all (then its answer stays).
+    await ctx.idempotency.abandon(ref, begun.id).catch(() => undefined);
     throw err;
   }
-  await ctx.idempotency.complete(scope, key, fingerprint, answer, ctx.config.api.idempotencyTtlSeconds);
   return reply.status(answer.status).send(answer.body);
 }

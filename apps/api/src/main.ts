@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   enableProcessMetrics(registry);
 
   const redis = createRedis(config.redis, 'producer');
+  // Without a listener ioredis prints raw errors to stderr during an outage (logs must stay JSON).
+  redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
   const api = buildApi({
     config,

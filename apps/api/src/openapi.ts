@@ -1,5 +1,4 @@
-import { errorCatalogue } from '@pushfleet/core';
-import { campaignSpecSchema, sendRequestSchema } from '@pushfleet/queue';
+import { campaignSpecSchema, errorCatalogue, sendRequestSchema } from '@pushfleet/core';
 import { z } from 'zod';
 import { deviceBodySchema, deviceImportLineSchema } from './routes/devices.ts';
 

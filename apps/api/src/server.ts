@@ -1,7 +1,7 @@
 import type { Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import { DirectProducer } from '@pushfleet/queue';
-import { CampaignStore, DeviceRegistry, IdempotencyStore, NotificationStatusStore } from '@pushfleet/store';
+import { DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
 import { type ApiMetrics, handleOpsRequest, type Logger } from '@pushfleet/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -32,26 +32,24 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const { config, redis } = deps;
   const prefix = config.redis.prefix;
   const errorHandler = createErrorHandler((code) => deps.metrics.errors.inc({ code }));
-  const status = new NotificationStatusStore(redis, prefix);
-  const campaigns = new CampaignStore(redis, prefix);
+  const ledger = new Ledger(redis, prefix);
   const producer = new DirectProducer({
     connection: redis,
     prefix,
-    apps: config.apps,
-    status,
-    campaigns,
+    app: (id) => config.apps[id],
+    ledger,
     campaignPriority: config.api.campaignPriority,
     maxCampaignTokens: config.api.maxCampaignTokens,
+    onQueueError: (err, app) => deps.log.warn({ err, app }, 'queue error'),
   });
   const ctx: RouteContext = {
     config,
     redis,
     prefix,
     producer,
-    status,
-    campaigns,
+    ledger,
     registry: new DeviceRegistry(redis, prefix),
-    idempotency: new IdempotencyStore(redis, prefix),
+    idempotency: new IdempotencyStore(redis, prefix, { ttlSeconds: config.api.idempotencyTtlSeconds }),
     metrics: deps.metrics,
     now: deps.now ?? Date.now,
   };

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { DeliverJobData } from '@pushfleet/core';
 import { createRedis } from '@pushfleet/queue';
-import { createLogger } from '@pushfleet/telemetry';
-import { type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
+import { appSpace, ledgerKeys } from '@pushfleet/store';
+import { type FakeTransport, type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
-import { startFanoutWorker } from '../../worker/src/fanout/fanout-worker.ts';
+import { startInProcessWorker } from '../../worker/tests/in-process-worker.ts';
 import { startFakeDelivery, startTestApi, type TestApi, token } from './helpers.ts';
 
 let server: StartedRedis;
@@ -46,6 +47,7 @@ const status = async (id: string) =>
   >;
 
 const fakeDelivery = () => startFakeDelivery(workerRedis, t.prefix);
+const appKeys = (pattern: string) => t.redis.keys(`${appSpace(t.prefix, 'demo')}:${pattern}`);
 
 test('uploaded NDJSON campaign: 202 fast, fan-out into deterministic prioritized batches, done', async () => {
   const tokens = Array.from({ length: 12_345 }, (_, i) => token(i + 1));
@@ -55,51 +57,37 @@ test('uploaded NDJSON campaign: 202 fast, fan-out into deterministic prioritized
   assert.equal(total, 12_345);
   assert.equal((await status(campaignId)).state, 'queued');
 
-  const fanout = startFanoutWorker({
-    redis: workerRedis,
-    prefix: t.prefix,
-    log: createLogger({ name: 't', level: 'silent' }),
-  });
+  const delivery = await fakeDelivery();
   try {
-    await waitFor('fan-out done', async () => (await status(campaignId)).queued === 12_345, {
-      timeoutMs: 20_000,
-    });
-    const jobs = await t.deliver.queueFor('demo').getJobs(['prioritized']);
-    assert.equal(jobs.length, 25);
+    const done = await waitFor(
+      'campaign done',
+      async () => {
+        const s = await status(campaignId);
+        return s.state === 'done' ? s : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    assert.deepEqual([done.accepted, done.queued, done.delivered], [12_345, 12_345, 12_345]);
+    assert.ok(done.finishedAt);
+    const sends = (delivery.transport as FakeTransport).sends;
+    assert.equal(sends.size, 12_345);
+    assert.ok(
+      [...sends.values()].every((n) => n === 1),
+      'every token sent once',
+    );
+    const jobs = (await t.queues.queue('demo').getJobs(['completed'])).filter((j) => j.name === 'deliver');
     assert.deepEqual(
       jobs.map((j) => j.id).sort(),
       Array.from({ length: 25 }, (_, i) => `${campaignId}-${i}`).sort(),
     );
     assert.ok(jobs.every((j) => j.opts.priority === 100));
-    assert.equal(
-      jobs.reduce((n, j) => n + j.data.tokens.length, 0),
-      12_345,
-    );
-    assert.equal(await t.redis.exists(`${t.prefix}:campaign:${campaignId}:tokens`), 0, 'audience deleted');
-    const running = await status(campaignId);
-    assert.equal(running.state, 'running');
-    assert.equal(running.accepted, 12_345);
-
-    const delivery = fakeDelivery();
-    try {
-      const done = await waitFor(
-        'campaign done',
-        async () => {
-          const s = await status(campaignId);
-          return s.state === 'done' ? s : undefined;
-        },
-        { timeoutMs: 20_000 },
-      );
-      assert.equal(done.delivered, 12_345);
-      assert.ok(done.finishedAt);
-      const late = await t.api.inject({ method: 'DELETE', url: `/v1/apps/demo/campaigns/${campaignId}` });
-      assert.equal(late.statusCode, 409);
-      assert.equal(late.json().code, 'PF_ERR_CAMPAIGN_FINISHED');
-    } finally {
-      await delivery.close();
-    }
+    const space = appSpace(t.prefix, 'demo');
+    assert.equal(await t.redis.exists(ledgerKeys.audience(space, campaignId)), 0, 'audience deleted');
+    const late = await t.api.inject({ method: 'DELETE', url: `/v1/apps/demo/campaigns/${campaignId}` });
+    assert.equal(late.statusCode, 409);
+    assert.equal(late.json().code, 'PF_ERR_CAMPAIGN_FINISHED');
   } finally {
-    await fanout.close();
+    await delivery.close();
   }
   const list = (await t.api.inject({ method: 'GET', url: '/v1/apps/demo/campaigns' })).json() as {
     items: { id: string; name: string }[];
@@ -118,14 +106,15 @@ test('text/plain upload with the spec in a header; single notifications get prio
     url: '/v1/apps/other/notifications',
     payload: { tokens: [token(1)], notification: {} },
   });
-  const [job] = await t.deliver.queueFor('other').getJobs(['prioritized']);
-  assert.equal(job?.data.notificationId, single.json().id);
-  assert.equal(job?.opts.priority, 1);
+  const [job] = await t.queues.queue('other').getJobs(['prioritized']);
+  assert.ok(job);
+  assert.equal((job.data as DeliverJobData).notificationId, single.json().id);
+  assert.equal(job.opts.priority, 1);
 });
 
 test('bad uploads: a bad line is named and nothing is kept or enqueued', async () => {
-  const before = await t.redis.keys(`${t.prefix}:campaign:*`);
-  const jobsBefore = await t.deliver.queueFor('demo').count();
+  const before = await appKeys('*');
+  const jobsBefore = await t.queues.queue('demo').count();
   const cases: { payload: string; type?: string; code: string; field?: string }[] = [
     { payload: ndjson([token(1), 'zz', token(2)]), code: 'PF_ERR_BAD_DEVICE_TOKEN', field: 'line.3' },
     { payload: `${JSON.stringify(spec)}\n"${token(1)}\n`, code: 'PF_ERR_INVALID_JSON', field: 'line.2' },
@@ -144,9 +133,8 @@ test('bad uploads: a bad line is named and nothing is kept or enqueued', async (
     assert.equal(res.json().code, c.code, res.body);
     if (c.field) assert.equal(res.json().field, c.field);
   }
-  assert.deepEqual(await t.redis.keys(`${t.prefix}:campaign:*`), before);
-  assert.equal(await t.deliver.queueFor('demo').count(), jobsBefore);
-  assert.equal(await t.redis.exists(`${t.prefix}:bull:campaigns:wait`), 0);
+  assert.deepEqual((await appKeys('*')).sort(), before.sort());
+  assert.equal(await t.queues.queue('demo').count(), jobsBefore);
 });
 
 test('scheduled campaign: state scheduled; cancel drops it before any batch', async () => {
@@ -164,18 +152,16 @@ test('scheduled campaign: state scheduled; cancel drops it before any batch', as
 });
 
 test('cancel during a rate-limited fan-out: remaining batches and unexpanded tokens end cancelled', async () => {
-  await t.deliver.queueFor('demo').obliterate({ force: true });
+  await t.queues.queue('demo').obliterate({ force: true });
   const tokens = Array.from({ length: 20_000 }, (_, i) => token(100_000 + i));
   const res = await upload(ndjson(tokens, { ...spec, ratePerSecond: 2000 }));
   const { campaignId } = res.json() as { campaignId: string };
-  const fanout = startFanoutWorker({
+  const delivery = await startInProcessWorker({
     redis: workerRedis,
     prefix: t.prefix,
-    log: createLogger({ name: 't', level: 'silent' }),
-    pageSize: 1000,
-    rateHorizonMs: 500,
+    apps: ['demo'],
+    fanoutTuning: { pageSize: 1000, rateHorizonMs: 500 },
   });
-  const delivery = fakeDelivery();
   try {
     await waitFor('some delivered', async () => Number((await status(campaignId)).delivered) > 0, {
       timeoutMs: 10_000,
@@ -188,14 +174,57 @@ test('cancel during a rate-limited fan-out: remaining batches and unexpanded tok
         const s = await status(campaignId);
         return s.state === 'cancelled' ? s : undefined;
       },
-      { timeoutMs: 20_000 },
+      { timeoutMs: 40_000 },
     );
     assert.equal(final.accepted, 20_000);
     assert.equal(Number(final.delivered) + Number(final.cancelled), 20_000);
     assert.ok(Number(final.cancelled) > 10_000, `cancelled ${final.cancelled}`);
     assert.ok(Number(final.queued) < 20_000, 'the fan-out stopped expanding');
   } finally {
-    await fanout.close();
+    await delivery.close();
+  }
+});
+
+test('cancel of a parked registry campaign keeps the audience count: total = delivered + cancelled', async () => {
+  for (let i = 0; i < 1200; i++) {
+    await t.api.inject({
+      method: 'PUT',
+      url: `/v1/apps/demo/devices/${token(700_000 + i)}`,
+      payload: { tags: ['p'] },
+    });
+  }
+  const res = await t.api.inject({
+    method: 'POST',
+    url: '/v1/apps/demo/campaigns',
+    payload: { ...spec, audience: { kind: 'tags', tags: ['p'] }, ratePerSecond: 500 },
+  });
+  assert.equal(res.statusCode, 202, res.body);
+  const { campaignId } = res.json() as { campaignId: string };
+  // Paced at 500/s with a short horizon, the fan-out parks itself (delayed) between pages.
+  const delivery = await startInProcessWorker({
+    redis: workerRedis,
+    prefix: t.prefix,
+    apps: ['demo'],
+    fanoutTuning: { pageSize: 500, rateHorizonMs: 200 },
+  });
+  try {
+    await waitFor('materialised and started', async () => (await status(campaignId)).total === 1200, {
+      timeoutMs: 10_000,
+    });
+    const del = await t.api.inject({ method: 'DELETE', url: `/v1/apps/demo/campaigns/${campaignId}` });
+    assert.equal(del.statusCode, 202);
+    const final = await waitFor(
+      'cancelled',
+      async () => {
+        const s = await status(campaignId);
+        return s.state === 'cancelled' ? s : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(final.total, 1200);
+    assert.equal(final.accepted, 1200);
+    assert.equal(Number(final.delivered) + Number(final.cancelled), 1200);
+  } finally {
     await delivery.close();
   }
 });
@@ -215,22 +244,41 @@ test('registry audience: tags materialise without duplicates', async () => {
   });
   assert.equal(res.statusCode, 202, res.body);
   const { campaignId } = res.json() as { campaignId: string };
-  const fanout = startFanoutWorker({
-    redis: workerRedis,
-    prefix: t.prefix,
-    log: createLogger({ name: 't', level: 'silent' }),
-  });
+  const delivery = await fakeDelivery();
   try {
     const s = await waitFor(
-      'fanned out',
+      'delivered',
       async () => {
         const x = await status(campaignId);
-        return x.total === 30 && x.queued === 30 ? x : undefined;
+        return x.state === 'done' ? x : undefined;
       },
       { timeoutMs: 10_000 },
     );
-    assert.equal(s.audience, 'tags');
+    assert.deepEqual([s.audience, s.total, s.queued, s.delivered], ['tags', 30, 30, 30]);
   } finally {
-    await fanout.close();
+    await delivery.close();
+  }
+});
+
+test('a registry audience over api.maxCampaignTokens is refused before it is accepted', async () => {
+  const small = await startTestApi({ maxCampaignTokens: 10 }, { redisServer: server });
+  try {
+    for (let i = 0; i < 11; i++) {
+      await small.api.inject({
+        method: 'PUT',
+        url: `/v1/apps/demo/devices/${token(900_000 + i)}`,
+        payload: {},
+      });
+    }
+    const res = await small.api.inject({
+      method: 'POST',
+      url: '/v1/apps/demo/campaigns',
+      payload: { ...spec, audience: { kind: 'all' } },
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.deepEqual([res.json().code, res.json().field], ['PF_ERR_TOO_MANY_TOKENS', 'audience']);
+    assert.equal(await small.queuedJobs(), 0);
+  } finally {
+    await small.close();
   }
 });

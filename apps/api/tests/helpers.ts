@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '@pushfleet/config';
-import type { DeliverJobData } from '@pushfleet/core';
-import { createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
-import { emptyOutcomeCounts, OutcomeRecorder } from '@pushfleet/store';
+import { AppQueues, createRedis } from '@pushfleet/queue';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
-import { Worker } from 'bullmq';
+import { interceptRedis, type RedisFaults, type StartedRedis, startRedis } from '@pushfleet/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { startInProcessWorker } from '../../worker/tests/in-process-worker.ts';
 import { buildApi } from '../src/server.ts';
 
 export interface TestApi {
   api: FastifyInstance;
   redis: Redis;
   prefix: string;
-  deliver: DeliverProducer;
-  /** Jobs waiting in the app's deliver queue (any state but completed/failed). */
+  queues: AppQueues;
+  /** The api's own Redis connection goes through this proxy (crash points, lost replies). */
+  faults: RedisFaults;
+  /** Jobs waiting in the app's queue (any state but completed/failed). */
   queuedJobs(app?: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -36,6 +36,7 @@ export async function startTestApi(
   const prefix = `test-${randomUUID()}`;
   const redis = createRedis(server.url, 'producer');
   await redis.connect();
+  const faults = interceptRedis(redis);
   const config = configSchema.parse({
     redis: { url: server.url, prefix },
     apps: { demo: demoApp, other: { ...demoApp, bundleId: 'com.example.other' } },
@@ -52,21 +53,22 @@ export async function startTestApi(
     ...(options.now ? { now: options.now } : {}),
   });
   await instance.ready();
-  const deliver = new DeliverProducer(redis, prefix);
+  const queues = new AppQueues(redis, prefix);
   return {
     api: instance,
     redis,
     prefix,
-    deliver,
+    queues,
+    faults,
     async queuedJobs(app = 'demo') {
-      const counts = await deliver
-        .queueFor(app)
+      const counts = await queues
+        .queue(app)
         .getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
       return Object.values(counts).reduce((a, b) => a + b, 0);
     },
     async close() {
       await instance.close();
-      await deliver.close();
+      await queues.close();
       redis.disconnect();
       if (!options.redisServer) await server.stop();
     },
@@ -76,32 +78,9 @@ export async function startTestApi(
 export const token = (n: number) => n.toString(16).padStart(64, '0');
 
 /**
- * What the delivery worker does, minus APNs: every token delivered, or counted cancelled when
- * the notification/campaign was cancelled (the worker's `cancelledAt` check).
+ * The worker's real processors in this process (fan-out, delivery, ledger) with a fake APNs
+ * that accepts everything: every token delivered, or counted cancelled after a cancel.
  */
-export function startFakeDelivery(redis: Redis, prefix: string, app = 'demo'): { close(): Promise<void> } {
-  const recorder = new OutcomeRecorder(redis, prefix);
-  const connection = redis.duplicate();
-  const worker = new Worker<DeliverJobData>(
-    deliverQueueName(app),
-    async (job) => {
-      const counts = emptyOutcomeCounts();
-      const cancelled = await recorder.isCancelled(job.data.notificationId);
-      counts[cancelled ? 'cancelled' : 'delivered'] = job.data.tokens.length;
-      await recorder.record({
-        notificationId: job.data.notificationId,
-        applyId: job.id!,
-        app: job.data.app,
-        environment: job.data.environment,
-        counts,
-      } as Parameters<OutcomeRecorder['record']>[0]);
-    },
-    { connection, prefix, concurrency: 4 },
-  );
-  return {
-    async close() {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
+export async function startFakeDelivery(redis: Redis, prefix: string, apps = ['demo', 'other']) {
+  return startInProcessWorker({ redis, prefix, apps });
 }

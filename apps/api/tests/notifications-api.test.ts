@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { type DeliverProducer, deliverQueueName } from '@pushfleet/queue';
+import { type AppQueues, deliverQueueName } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { startTestApi, type TestApi } from './helpers.ts';
@@ -10,13 +10,13 @@ let t: TestApi;
 let api: FastifyInstance;
 let redis: Redis;
 let prefix: string;
-let producer: DeliverProducer;
+let queues: AppQueues;
 const token = 'a1'.repeat(32);
 
 before(async () => {
   t = await startTestApi();
   ({ api, redis, prefix } = t);
-  producer = t.deliver;
+  queues = t.queues;
 });
 
 after(async () => {
@@ -24,12 +24,12 @@ after(async () => {
 });
 
 async function queuedJobs(): Promise<number> {
-  const counts = await producer.queueFor('demo').getJobCounts('wait', 'delayed', 'prioritized', 'active');
+  const counts = await queues.queue('demo').getJobCounts('wait', 'delayed', 'prioritized', 'active');
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
 async function keysUnderPrefix(): Promise<string[]> {
-  return redis.keys(`${prefix}:notification:*`);
+  return redis.keys(`${prefix}:app:*`);
 }
 
 const post = (body: string, app = 'demo', contentType = 'application/json') =>
@@ -47,7 +47,7 @@ test('accepts a valid request: 202 with id and count, one job, status readable',
   assert.equal(res.statusCode, 202);
   const body = res.json() as { id: string; accepted: number };
   assert.equal(body.accepted, 2, 'duplicate tokens (any case) collapse to one');
-  const [job] = await producer.queueFor('demo').getJobs(['prioritized']);
+  const [job] = await queues.queue('demo').getJobs(['prioritized']);
   assert.equal(job?.data.notificationId, body.id);
   assert.deepEqual(job?.data.tokens, [token, 'b2'.repeat(32)]);
   assert.equal(job?.data.prepared.headers['apns-topic'], 'com.example.demo');
@@ -55,7 +55,7 @@ test('accepts a valid request: 202 with id and count, one job, status readable',
   assert.equal(status.statusCode, 200);
   assert.equal(status.json().accepted, 2);
   assert.equal(status.json().state, 'queued');
-  await producer.queueFor('demo').obliterate({ force: true });
+  await queues.queue('demo').obliterate({ force: true });
   await redis.del(...(await keysUnderPrefix()));
 });
 

@@ -5,12 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createRedis } from '@pushfleet/queue';
-import { createLogger } from '@pushfleet/telemetry';
 import { repoRoot, type StartedRedis, startRedis } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 import { ApiKeyVerifier } from '../../api/src/auth.ts';
 import { demoApp, startFakeDelivery, startTestApi, type TestApi, token } from '../../api/tests/helpers.ts';
-import { startFanoutWorker } from '../../worker/src/fanout/fanout-worker.ts';
 
 let server: StartedRedis;
 let t: TestApi;
@@ -113,12 +111,7 @@ test('send, devices import, campaign create (live progress until done) / status 
 
   const tokensFile = join(dir, 'tokens.txt');
   writeFileSync(tokensFile, `${Array.from({ length: 5000 }, (_, i) => token(10_000 + i)).join('\n')}\n`);
-  const fanout = startFanoutWorker({
-    redis: workerRedis,
-    prefix: t.prefix,
-    log: createLogger({ name: 'x', level: 'silent' }),
-  });
-  const delivery = startFakeDelivery(workerRedis, t.prefix);
+  const delivery = await startFakeDelivery(workerRedis, t.prefix);
   try {
     const created = await cli([
       'campaign',
@@ -143,7 +136,6 @@ test('send, devices import, campaign create (live progress until done) / status 
     };
     assert.ok(listed.items.some((c) => c.id === final.id));
   } finally {
-    await fanout.close();
     await delivery.close();
   }
   const later = await cli([

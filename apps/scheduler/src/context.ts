@@ -1,5 +1,5 @@
 import type { Config } from '@pushfleet/config';
-import type { FeedbackFeed, FeedbackProcessor } from '@pushfleet/store';
+import type { FeedbackFeed, FeedbackProcessor, Ledger } from '@pushfleet/store';
 import type { Logger, SchedulerMetrics } from '@pushfleet/telemetry';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,6 +13,7 @@ export interface SchedulerContext {
   log: Logger;
   metrics: SchedulerMetrics;
   processor: FeedbackProcessor;
+  ledger: Ledger;
   feed: FeedbackFeed;
   webhookQueue: Queue<WebhookJobData>;
   /** Apps with a webhook, secrets resolved at start-up. */

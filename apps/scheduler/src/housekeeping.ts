@@ -1,9 +1,10 @@
-import { campaignsQueueName, deliverQueueName } from '@pushfleet/queue';
+import type { DeliverJobData, FanoutJobData } from '@pushfleet/core';
+import { deliverQueueName, settleFailedJob } from '@pushfleet/queue';
 import {
-  campaignKeys,
   compareStreamIds,
   feedbackKeys,
-  notificationTtlSeconds,
+  type Ledger,
+  ledgerRetentionSeconds,
   storeKeys,
 } from '@pushfleet/store';
 import { Queue } from 'bullmq';
@@ -24,6 +25,7 @@ async function cleanQueues(ctx: SchedulerContext, queueNames: string[]): Promise
   let removed = 0;
   for (const name of queueNames) {
     const queue = new Queue(name, { connection: ctx.redis, prefix: ctx.prefix });
+    queue.on('error', (err) => ctx.log.warn({ err, queue: name }, 'queue error'));
     try {
       removed += (await queue.clean(keepCompletedMs, cleanLimit, 'completed')).length;
       removed += (await queue.clean(keepFailedMs, cleanLimit, 'failed')).length;
@@ -35,23 +37,26 @@ async function cleanQueues(ctx: SchedulerContext, queueNames: string[]): Promise
 }
 
 /**
- * Campaign hashes expire by TTL; their entries in the app's campaign index do not. Index entries
- * older than the TTL whose hash is gone are dropped (a campaign scheduled far ahead keeps both).
+ * Jobs BullMQ failed for good whose tokens are not settled yet: the worker that saw them fail
+ * settles them at once, but it may have died first. Settling is idempotent, so every failed job
+ * still kept is simply settled again (cheap: a finished batch is one read).
  */
-async function pruneCampaignIndex(ctx: SchedulerContext, app: string): Promise<number> {
-  const index = campaignKeys.index(ctx.prefix, app);
-  const ids = await ctx.redis.zrangebyscore(
-    index,
-    '-inf',
-    ctx.now() - notificationTtlSeconds * 1000,
-    'LIMIT',
-    0,
-    cleanLimit,
-  );
-  if (ids.length === 0) return 0;
-  const exists = await Promise.all(ids.map((id) => ctx.redis.exists(storeKeys.notification(ctx.prefix, id))));
-  const gone = ids.filter((_, i) => exists[i] === 0);
-  return gone.length > 0 ? ctx.redis.zrem(index, ...gone) : 0;
+async function settleFailedJobs(ctx: SchedulerContext, ledger: Ledger, apps: string[]): Promise<number> {
+  let settled = 0;
+  for (const app of apps) {
+    const queue = new Queue<DeliverJobData | FanoutJobData>(deliverQueueName(app), {
+      connection: ctx.redis,
+      prefix: ctx.prefix,
+    });
+    queue.on('error', (err) => ctx.log.warn({ err, app }, 'queue error'));
+    try {
+      for (const job of await queue.getFailed(0, cleanLimit - 1))
+        settled += await settleFailedJob(ledger, job);
+    } finally {
+      await queue.close();
+    }
+  }
+  return settled;
 }
 
 /**
@@ -77,22 +82,22 @@ async function trimFeedback(
 /** The `housekeeping` job. */
 export async function runHousekeeping(ctx: SchedulerContext): Promise<number> {
   const apps = Object.keys(ctx.config.apps);
-  const jobs = await cleanQueues(ctx, [
-    ...apps.map(deliverQueueName),
-    campaignsQueueName,
-    webhooksQueueName,
-    schedulerQueueName,
-  ]);
+  // Settle before cleaning: a failed job removed unsettled would leave its tokens without an outcome.
+  const settled = await settleFailedJobs(ctx, ctx.ledger, apps);
+  const jobs = await cleanQueues(ctx, [...apps.map(deliverQueueName), webhooksQueueName, schedulerQueueName]);
   let campaignIndex = 0;
-  for (const app of apps) campaignIndex += await pruneCampaignIndex(ctx, app);
+  const expiredBefore = ctx.now() - ledgerRetentionSeconds * 1000;
+  for (const app of apps)
+    campaignIndex += await ctx.ledger.records.pruneCampaignIndex(app, expiredBefore, cleanLimit);
   const trimmed = await trimFeedback(ctx, apps);
   const counts = {
     jobs,
+    'settled-tokens': settled,
     'campaign-index': campaignIndex,
     'feedback-stream': trimmed.stream,
     feed: trimmed.feed,
   };
   for (const [kind, n] of Object.entries(counts)) ctx.metrics.housekeepingRemoved.inc({ kind }, n);
   ctx.log.info(counts, 'housekeeping done');
-  return jobs + campaignIndex + trimmed.stream + trimmed.feed;
+  return jobs + settled + campaignIndex + trimmed.stream + trimmed.feed;
 }

@@ -1,14 +1,8 @@
 import { hostname } from 'node:os';
 import { loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
-import {
-  campaignsQueueName,
-  connectRedis,
-  createRedis,
-  deliverQueueName,
-  registerQueueDepthMetrics,
-} from '@pushfleet/queue';
-import { FeedbackFeed, FeedbackProcessor } from '@pushfleet/store';
+import { connectRedis, createRedis, deliverQueueName, registerQueueDepthMetrics } from '@pushfleet/queue';
+import { FeedbackFeed, FeedbackProcessor, Ledger } from '@pushfleet/store';
 import {
   createLogger,
   createSchedulerMetrics,
@@ -66,6 +60,10 @@ async function main(): Promise<void> {
 
   const queue = new Queue(schedulerQueueName, { connection: redis, prefix });
   const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, { connection: redis, prefix });
+  // Without listeners BullMQ prints raw errors to stderr: logs must stay JSON during an outage.
+  queue.on('error', (err) => log.warn({ err }, 'scheduler queue error'));
+  webhookQueue.on('error', (err) => log.warn({ err }, 'webhook queue error'));
+  redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const ctx: SchedulerContext = {
     redis,
     prefix,
@@ -73,6 +71,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     processor,
+    ledger: new Ledger(redis, prefix),
     feed: new FeedbackFeed(redis, prefix),
     webhookQueue,
     webhooks,
@@ -87,6 +86,7 @@ async function main(): Promise<void> {
     housekeeping: () => runHousekeeping(ctx),
   };
   const workerConnection = redis.duplicate();
+  workerConnection.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const worker = new Worker(
     schedulerQueueName,
     async (job) => {
@@ -110,11 +110,13 @@ async function main(): Promise<void> {
   const webhookWorker = startWebhookWorker(ctx);
 
   // Queue depth for the backlog alert, the dashboard and KEDA: one exporter for the fleet.
-  const queueDepth = registerQueueDepthMetrics(registry, redis, prefix, () => [
-    ...Object.keys(config.apps).map(deliverQueueName),
-    campaignsQueueName,
-    webhooksQueueName,
-  ]);
+  const queueDepth = registerQueueDepthMetrics(
+    registry,
+    redis,
+    prefix,
+    () => [...Object.keys(config.apps).map(deliverQueueName), webhooksQueueName],
+    (err) => log.warn({ err }, 'queue depth metrics: queue error'),
+  );
 
   const ops = await startOpsServer({
     host: config.scheduler.host,

@@ -1,3 +1,4 @@
+import { jobBackoff } from '@pushfleet/queue';
 import type { FeedbackFeed } from '@pushfleet/store';
 import type { Queue } from 'bullmq';
 
@@ -36,7 +37,7 @@ export async function scheduleWebhook(
     {
       jobId: `webhook-${app}-${cursor}`,
       attempts: target.maxAttempts,
-      backoff: { type: 'exponential', delay: target.backoffMs },
+      backoff: jobBackoff(target.backoffMs),
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 7 * 24 * 3600 },
     },

@@ -1,3 +1,4 @@
+import { backoffStrategy } from '@pushfleet/queue';
 import { type Job, Worker } from 'bullmq';
 import type { SchedulerContext } from './context.ts';
 import { postWebhook } from './webhook-post.ts';
@@ -57,10 +58,12 @@ export interface WebhookWorker {
 
 export function startWebhookWorker(ctx: SchedulerContext): WebhookWorker {
   const connection = ctx.redis.duplicate();
+  connection.on('error', (err) => ctx.log.warn({ err }, 'redis connection error'));
   const worker = new Worker<WebhookJobData>(webhooksQueueName, (job) => deliverWebhookBatch(ctx, job), {
     connection,
     prefix: ctx.prefix,
     concurrency: ctx.config.scheduler.webhookConcurrency,
+    settings: { backoffStrategy },
   });
   worker.on('error', (err) => ctx.log.error({ err }, 'webhook worker error'));
   let closing: Promise<void> | undefined;

@@ -1,7 +1,6 @@
 import { loadConfig } from '@pushfleet/config';
-import type { DeliverJobData } from '@pushfleet/core';
-import { connectRedis, createRedis, DeliverProducer, deliverQueueName } from '@pushfleet/queue';
-import { AppStateStore, FleetRateLimiter, OutcomeRecorder } from '@pushfleet/store';
+import { AppQueues, connectRedis, createRedis } from '@pushfleet/queue';
+import { DeviceRegistry, FleetRateLimiter, Ledger, PauseStore } from '@pushfleet/store';
 import {
   createDeliveryMetrics,
   createLogger,
@@ -10,11 +9,9 @@ import {
   onShutdownSignal,
   startOpsServer,
 } from '@pushfleet/telemetry';
-import { Worker } from 'bullmq';
 import { Registry } from 'prom-client';
-import { AppPauseController } from './app-pause.ts';
-import { processDeliverJob } from './deliver-job.ts';
-import { startFanoutWorker } from './fanout/index.ts';
+import { startAppWorkers } from './app-workers.ts';
+import { PauseController } from './pauses.ts';
 import { TransportRegistry } from './transports.ts';
 
 async function main(): Promise<void> {
@@ -28,55 +25,41 @@ async function main(): Promise<void> {
   transports = new TransportRegistry(config, metrics, log);
 
   const redis = createRedis(config.redis, 'worker');
+  redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
-  const producer = new DeliverProducer(redis, config.redis.prefix);
-  const apps = Object.keys(config.apps);
-  const pauses = new AppPauseController(apps, {
-    state: new AppStateStore(redis, config.redis.prefix),
-    producer,
+  const prefix = config.redis.prefix;
+  const ledger = new Ledger(redis, prefix);
+  const queues = new AppQueues(redis, prefix, (err, app) => log.warn({ err, app }, 'queue error'));
+  const pauses = new PauseController({
+    store: new PauseStore(redis, prefix),
     metrics,
     log,
-    resetTransports: (app) => transports.reset(app),
     pauseMs: config.worker.credentialsPauseMs,
+    // New connections for the probe; in-flight requests finish on the old ones.
+    onPause: (app) => transports.reset(app),
   });
-  pauses.start();
-  const deps = {
-    transportFor: (app: string, env: DeliverJobData['environment']) => transports.get(app, env),
-    recorder: new OutcomeRecorder(redis, config.redis.prefix),
-    producer,
-    pauses,
-    limiter: new FleetRateLimiter(redis, config.redis.prefix),
-    rateLimitFor: (app: string) => config.apps[app]?.rateLimitPerSecond,
-    metrics,
-    log,
-    maxAttempts: config.worker.maxAttempts,
-    checkpointEvery: config.worker.checkpointEvery,
-    backoff: { baseMs: config.worker.retryBaseMs, maxMs: config.worker.retryMaxMs },
-  };
+  await pauses.start();
 
   // Connections are open before the first job arrives, so the first notifications are as fast as the rest.
   for (const { app, environment, error } of await transports.warm(3000)) {
     log.error({ err: error, app, environment }, 'cannot open APNs connections');
   }
 
+  let closing = false;
   // Every worker drains every app's queue, so apps never wait behind each other.
-  const workers = apps.map(
-    (app) =>
-      new Worker<DeliverJobData>(deliverQueueName(app), (job, token) => processDeliverJob(job, token, deps), {
-        connection: redis.duplicate(),
-        prefix: config.redis.prefix,
-        concurrency: config.worker.concurrency,
-        lockDuration: config.worker.lockDurationMs,
-        stalledInterval: config.worker.lockDurationMs,
-      }),
-  );
-  for (const worker of workers) {
-    worker.on('failed', (job, err) => log.error({ err, jobId: job?.id }, 'deliver job failed'));
-    worker.on('error', (err) => log.error({ err }, 'worker error'));
-  }
-
-  // Campaign fan-out: expands audiences into deliver batches (resumable, paced, back-pressured).
-  const fanout = startFanoutWorker({ redis, prefix: config.redis.prefix, log });
+  const workers = startAppWorkers(Object.keys(config.apps), {
+    config,
+    redis,
+    ledger,
+    queues,
+    registry: new DeviceRegistry(redis, prefix),
+    transportFor: (app, environment) => transports.get(app, environment),
+    pauses,
+    limiter: new FleetRateLimiter(redis, prefix),
+    metrics,
+    log,
+    closing: () => closing,
+  });
 
   const ops = await startOpsServer({
     host: config.worker.host,
@@ -88,12 +71,17 @@ async function main(): Promise<void> {
 
   onShutdownSignal(
     [
-      // Stop taking jobs and let in-flight batches finish before the connections go.
-      { name: 'workers', close: async () => void (await Promise.all(workers.map((w) => w.close()))) },
-      { name: 'fanout', close: () => fanout.close() },
+      // Stop taking jobs and let in-flight batches finish (fan-outs park) before the connections go.
+      {
+        name: 'workers',
+        close: async () => {
+          closing = true;
+          await Promise.all(workers.map((w) => w.close()));
+        },
+      },
       { name: 'pauses', close: async () => pauses.stop() },
       { name: 'transports', close: () => transports.close() },
-      { name: 'producer', close: () => producer.close() },
+      { name: 'queues', close: () => queues.close() },
       { name: 'ops', close: () => ops.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],

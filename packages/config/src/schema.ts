@@ -67,7 +67,7 @@ const feedbackWebhook = z
     batchSize: z.number().int().min(1).max(1000).default(100),
     /** Tries per batch before it becomes a dead letter. */
     maxAttempts: z.number().int().min(1).max(30).default(8),
-    /** First retry delay; doubles each attempt (8 tries ≈ 2 min at the default). */
+    /** Retry delay base: attempt n waits ½–1 × backoffMs·2^(n−1) (8 tries ≈ 1–2 min at the default). */
     backoffMs: z.number().int().min(1).default(1000),
     timeoutMs: z.number().int().min(100).default(10_000),
   })
@@ -300,8 +300,14 @@ export const configSchema = z
           .default('lean'),
         /** Tokens sent between checkpoints: after a crash at most this many are sent twice. */
         checkpointEvery: z.number().int().min(1).max(1000).default(100),
-        /** BullMQ lock: a job whose worker died is taken over after about this long. */
+        /** BullMQ lock: a job whose worker died is taken over after 1–1.5 × this long. */
         lockDurationMs: z.number().int().min(1000).default(30_000),
+        /**
+         * How often a job may lose its worker (kill, drain past the grace period, a Redis outage
+         * longer than the lock) and be resumed; after that its unsent tokens end `failed`
+         * (`WorkerLost`), so a job that crashes every worker it reaches cannot crash them forever.
+         */
+        maxStalledCount: z.number().int().min(1).max(100).default(3),
         /** How long an app stays paused after APNs rejects its credentials before a probe retries. */
         credentialsPauseMs: z
           .number()

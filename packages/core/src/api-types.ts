@@ -22,7 +22,18 @@ export interface NotificationStatus {
 }
 
 export type CampaignAudienceKind = 'upload' | 'all' | 'tags' | 'users';
-export type CampaignState = 'scheduled' | 'queued' | 'running' | 'cancelling' | 'cancelled' | 'done';
+/**
+ * `failed`: the campaign could not start (its `error` says why, e.g. a registry audience over
+ * `api.maxCampaignTokens`); nothing was sent.
+ */
+export type CampaignState =
+  | 'scheduled'
+  | 'queued'
+  | 'running'
+  | 'cancelling'
+  | 'cancelled'
+  | 'done'
+  | 'failed';
 
 export interface CampaignStatus {
   id: string;
@@ -31,6 +42,8 @@ export interface CampaignStatus {
   name: string | null;
   audience: CampaignAudienceKind;
   state: CampaignState;
+  /** A stable `PF_ERR_` code when the campaign failed before sending, else null. */
+  error: string | null;
   /** Audience size; null until a registry audience is materialised. */
   total: number | null;
   /** Tokens handed to deliver batches so far. */

@@ -3,6 +3,26 @@ import { type PushType, pushTypes } from './push-type.ts';
 
 const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8');
 
+/**
+ * Custom data may nest this deep at most. The payload is 4 KB anyway; the bound exists because
+ * serialising is recursive, and 10,000 levels of `[[[…]]]` would overflow the stack.
+ */
+export const maxDataDepth = 32;
+
+/** Nesting depth of a JSON value, without recursion (so a hostile value cannot overflow the stack). */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > maxDataDepth) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 const alertSchema = z.union([
   z.string(),
   z
@@ -55,6 +75,9 @@ export const notificationSchema = z
     data: z
       .record(z.string(), z.unknown())
       .refine((data) => !('aps' in data), { message: 'custom data may not contain the key "aps"' })
+      .refine((data) => jsonDepth(data) <= maxDataDepth, {
+        message: `custom data nests at most ${maxDataDepth} levels deep`,
+      })
       .optional(),
     pushType: z.enum(pushTypes).default('alert'),
     priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).optional(),

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '@pushfleet/core';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
   clusterOptions,
@@ -15,7 +16,7 @@ export type RedisRole = 'worker' | 'producer';
 
 /** Reconnect backoff: quick first tries (a failover takes seconds), capped so a long outage costs little. */
 export function reconnectDelayMs(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times, 10), 2000) + Math.floor(Math.random() * 100);
+  return backoffDelayMs(times, { baseMs: 50, maxMs: 2000 });
 }
 
 function roleOptions(role: RedisRole, s: RedisConnectionSettings): RedisOptions {
@@ -26,6 +27,9 @@ function roleOptions(role: RedisRole, s: RedisConnectionSettings): RedisOptions 
         connectTimeout: s.connectTimeoutMs ?? 2000,
         // A server that accepts the connection but never answers (paused, overloaded) must not hold requests.
         commandTimeout: s.commandTimeoutMs ?? 5000,
+        // A request answered 503 must not be accepted later behind its back: a command sent before
+        // a reconnect is never sent again (the client retries with its Idempotency-Key instead).
+        autoResendUnfulfilledCommands: false,
       };
 }
 

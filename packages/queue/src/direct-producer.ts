@@ -1,96 +1,76 @@
 import {
+  type AppTarget,
+  type CampaignAudience,
+  deliverBatchSize,
   type Environment,
   isValidDeviceToken,
   normalizeDeviceToken,
   type PreparedNotification,
   PushfleetError,
-} from '@pushfleet/core';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import {
-  type CampaignAudience,
-  type CampaignJobData,
-  campaignJobOptions,
-  campaignsQueueName,
-  singleNotificationPriority,
-} from './campaign-job.ts';
-import { DeliverProducer } from './producer.ts';
-import {
-  type AppTarget,
+  urgentPriority,
   type ValidCampaignSpec,
   validateCampaignSpec,
   validateSendRequest,
-} from './requests.ts';
-
-/** The notification-status port (satisfied by `NotificationStatusStore` in @pushfleet/store). */
-export interface StatusRecords {
-  create(input: { id: string; app: string; environment: Environment; accepted: number }): Promise<void>;
-  remove(id: string): Promise<void>;
-}
-
-/** The campaign-record port (satisfied by `CampaignStore` in @pushfleet/store). */
-export interface CampaignRecords {
-  resetAudience(id: string): Promise<void>;
-  appendTokens(id: string, tokens: string[]): Promise<void>;
-  create(
-    input: {
-      id: string;
-      app: string;
-      environment: Environment;
-      name?: string | undefined;
-      audience: 'upload' | 'all' | 'tags' | 'users';
-      total?: number | undefined;
-      sendAt?: number | undefined;
-      ratePerSecond?: number | undefined;
-    },
-    now?: number,
-  ): Promise<void>;
-  remove(id: string, app: string): Promise<void>;
-}
+} from '@pushfleet/core';
+import type { Ledger } from '@pushfleet/store';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { AppQueues, type DeliverBase, deliverJob, fanoutJob } from './app-queues.ts';
 
 export interface DirectProducerOptions {
   connection: Redis;
   prefix: string;
-  apps: Readonly<Record<string, AppTarget>>;
-  status: StatusRecords;
-  campaigns: CampaignRecords;
+  /** What validation needs to know of an app; undefined for an unknown app. */
+  app: (app: string) => AppTarget | undefined;
+  ledger: Ledger;
   /** Priority of campaign deliver batches (single notifications use 1). */
   campaignPriority?: number;
-  /** Upper bound of one campaign audience. */
+  /** Upper bound of one campaign audience (uploaded, inline or from the registry). */
   maxCampaignTokens?: number;
+  onQueueError?: (err: Error, app: string) => void;
 }
 
 /** Tokens per RPUSH while storing an audience: big enough to amortise, small enough to stream. */
 export const audienceChunkSize = 5000;
 
+/**
+ * Batches one transaction carries at most: a notification with more tokens stores them as an
+ * audience list first and commits one fan-out job instead (MULTI blocks Redis while it runs).
+ */
+export const maxBatchesPerTransaction = 20;
+
 /** A token source for campaigns: arrays (chunks) or single tokens, sync or async. */
 export type TokenSource = Iterable<string | string[]> | AsyncIterable<string | string[]>;
 
+/** Extra writes for the accepting transaction (the API stores its idempotent answer there). */
+export type CommitHook = (tx: ChainableCommander) => void;
+
+export interface NotificationInput {
+  id: string;
+  app: string;
+  environment: Environment;
+  prepared: PreparedNotification;
+  tokens: string[];
+  delayMs?: number;
+  now?: number;
+}
+
 /**
  * Enqueue directly into Redis, for services that share it: the same validation as the HTTP API
- * and the same records, at full speed (addBulk in chunks). The API uses it too, so there is one
- * path from a validated request to queued jobs.
+ * and the same ledger records, at full speed. The API uses it too: one path from a validated
+ * request to accepted work. Accepting is one transaction (ledger record + jobs + the caller's
+ * commit hook): a request is accepted whole or not at all.
  */
 export class DirectProducer {
-  readonly deliver: DeliverProducer;
-  private campaignsQueue: Queue<CampaignJobData> | undefined;
+  readonly queues: AppQueues;
 
   constructor(private readonly options: DirectProducerOptions) {
-    this.deliver = new DeliverProducer(options.connection, options.prefix);
+    this.queues = new AppQueues(options.connection, options.prefix, options.onQueueError);
   }
 
   appTarget(app: string): AppTarget {
-    const target = this.options.apps[app];
+    const target = this.options.app(app);
     if (!target) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
     return target;
-  }
-
-  campaignQueue(): Queue<CampaignJobData> {
-    this.campaignsQueue ??= new Queue<CampaignJobData>(campaignsQueueName, {
-      connection: this.options.connection,
-      prefix: this.options.prefix,
-    });
-    return this.campaignsQueue;
   }
 
   /**
@@ -100,76 +80,101 @@ export class DirectProducer {
   async send(
     app: string,
     request: unknown,
-    options: { id?: string; now?: number } = {},
+    options: { id?: string; now?: number; commit?: CommitHook } = {},
   ): Promise<{ id: string; accepted: number }> {
-    const valid = validateSendRequest(request, this.appTarget(app), Number.MAX_SAFE_INTEGER, options.now);
+    const now = options.now ?? Date.now();
+    const valid = validateSendRequest(request, this.appTarget(app), Number.MAX_SAFE_INTEGER, now);
     if (!valid.tokens) {
       throw new PushfleetError('PF_ERR_VALIDATION', 'direct enqueue takes tokens; use a campaign for tags', {
         field: 'tokens',
       });
     }
     const id = options.id ?? crypto.randomUUID();
-    await this.enqueueNotification({
-      id,
-      app,
-      environment: valid.environment,
-      prepared: valid.prepared,
-      tokens: valid.tokens,
-      delayMs: valid.delayMs,
-    });
+    await this.enqueueNotification(
+      {
+        id,
+        app,
+        environment: valid.environment,
+        prepared: valid.prepared,
+        tokens: valid.tokens,
+        delayMs: valid.delayMs,
+        now,
+      },
+      options.commit,
+    );
     return { id, accepted: valid.tokens.length };
   }
 
-  /**
-   * Status record first, then the jobs: if enqueueing fails the record goes and the error
-   * propagates, so nothing is half-accepted. Deterministic job ids (`<id>-<batchNo>`) make a
-   * retry with the same id add nothing twice.
-   */
-  async enqueueNotification(input: {
-    id: string;
-    app: string;
-    environment: Environment;
-    prepared: PreparedNotification;
-    tokens: string[];
-    delayMs?: number;
-  }): Promise<void> {
-    await this.options.status.create({
-      id: input.id,
+  /** Accepts a validated notification: record and batches (or its fan-out) in one transaction. */
+  async enqueueNotification(input: NotificationInput, commit?: CommitHook): Promise<void> {
+    const now = input.now ?? Date.now();
+    const delayMs = input.delayMs ?? 0;
+    const base: DeliverBase = {
       app: input.app,
       environment: input.environment,
-      accepted: input.tokens.length,
-    });
-    try {
-      await this.deliver.enqueue(
-        {
-          app: input.app,
-          environment: input.environment,
-          notificationId: input.id,
-          prepared: input.prepared,
-        },
-        input.tokens,
-        { delayMs: input.delayMs, priority: singleNotificationPriority },
-      );
-    } catch (err) {
-      await this.options.status.remove(input.id).catch(() => undefined);
-      throw err;
+      notificationId: input.id,
+      prepared: input.prepared,
+    };
+    const viaFanout = input.tokens.length > maxBatchesPerTransaction * deliverBatchSize;
+    if (viaFanout) {
+      try {
+        await this.storeAudience(input.app, input.id, [input.tokens], Number.MAX_SAFE_INTEGER);
+      } catch (err) {
+        await this.options.ledger.fanout.dropAudience(input.app, input.id).catch(() => undefined);
+        throw err;
+      }
     }
+    const t = await this.queues.transaction(input.app);
+    this.options.ledger.records.stageNotification(t.tx, {
+      app: input.app,
+      id: input.id,
+      environment: input.environment,
+      accepted: input.tokens.length,
+      now,
+      delayMs,
+      viaFanout,
+    });
+    if (viaFanout) {
+      t.add(
+        fanoutJob(
+          { ...base, audience: { kind: 'list' }, priority: urgentPriority, maxTokens: input.tokens.length },
+          delayMs,
+        ),
+      );
+    } else {
+      for (let i = 0; i < input.tokens.length; i += deliverBatchSize) {
+        t.add(
+          deliverJob(base, i / deliverBatchSize, input.tokens.slice(i, i + deliverBatchSize), {
+            delayMs,
+            priority: urgentPriority,
+          }),
+        );
+      }
+    }
+    commit?.(t.tx);
+    await t.exec();
   }
 
   /**
    * Creates a campaign: validates the spec, stores the audience (streamed in chunks of 5000 —
-   * constant memory for any size) when `tokens` is given, writes the record and enqueues one
-   * `campaigns` job (delayed to `sendAt`). A bad token anywhere rejects the whole campaign and
-   * leaves nothing behind; the error's field is `tokens.<index>`.
+   * constant memory for any size) when `tokens` is given, then commits the record and its fan-out
+   * job (delayed to `sendAt`) in one transaction. A bad token anywhere rejects the whole campaign
+   * and leaves nothing behind; the error's field is `tokens.<index>`.
    */
   async createCampaign(
     app: string,
     spec: unknown,
     tokens?: TokenSource,
-    options: { id?: string; now?: number; onChunk?: (stored: number) => Promise<void> | void } = {},
+    options: {
+      id?: string;
+      now?: number;
+      onChunk?: (stored: number) => Promise<void> | void;
+      commit?: (tx: ChainableCommander, created: { campaignId: string; total: number | null }) => void;
+    } = {},
   ): Promise<{ campaignId: string; total: number | null }> {
     const target = this.appTarget(app);
-    const valid = validateCampaignSpec(spec, target, options.now);
+    const now = options.now ?? Date.now();
+    const valid = validateCampaignSpec(spec, target, now);
     const id = options.id ?? crypto.randomUUID();
     let source: TokenSource | undefined = tokens;
     if (valid.audience?.kind === 'tokens') {
@@ -180,32 +185,84 @@ export class DirectProducer {
     if (!source && !valid.audience) {
       throw new PushfleetError('PF_ERR_VALIDATION', 'a campaign needs an audience', { field: 'audience' });
     }
+    const max = this.options.maxCampaignTokens ?? Number.MAX_SAFE_INTEGER;
     let total: number | null = null;
-    try {
-      if (source) total = await this.storeAudience(id, source, options.onChunk);
-      if (total === 0) throw new PushfleetError('PF_ERR_EMPTY_AUDIENCE', undefined, { field: 'audience' });
-      await this.enqueueCampaign(id, app, valid, total, options.now ?? Date.now());
-    } catch (err) {
-      await this.options.campaigns.remove(id, app).catch(() => undefined);
-      throw err;
+    if (source) {
+      try {
+        total = await this.storeAudience(app, id, source, max, options.onChunk);
+        if (total === 0) throw new PushfleetError('PF_ERR_EMPTY_AUDIENCE', undefined, { field: 'audience' });
+      } catch (err) {
+        // Not committed yet: the list is ours to drop.
+        await this.options.ledger.fanout.dropAudience(app, id).catch(() => undefined);
+        throw err;
+      }
     }
-    return { campaignId: id, total };
+    const created = { campaignId: id, total };
+    const t = await this.queues.transaction(app);
+    this.stageCampaign(t, app, id, valid, total, now, max);
+    options.commit?.(t.tx, created);
+    // A failure here may still have committed (a lost reply): nothing is dropped, an uncommitted
+    // audience expires by itself, and an idempotent retry finds the answer if it did commit.
+    await t.exec();
+    return created;
+  }
+
+  private stageCampaign(
+    t: Awaited<ReturnType<AppQueues['transaction']>>,
+    app: string,
+    id: string,
+    valid: ValidCampaignSpec,
+    total: number | null,
+    now: number,
+    maxTokens: number,
+  ): void {
+    const audience: CampaignAudience =
+      valid.audience === null || valid.audience.kind === 'tokens' ? { kind: 'list' } : valid.audience;
+    this.options.ledger.records.stageCampaign(t.tx, {
+      app,
+      id,
+      environment: valid.environment,
+      name: valid.name,
+      audience: audience.kind === 'list' ? 'upload' : audience.kind,
+      total: total ?? undefined,
+      sendAt: valid.sendAt,
+      ratePerSecond: valid.ratePerSecond,
+      now,
+      delayMs: valid.delayMs,
+    });
+    t.add(
+      fanoutJob(
+        {
+          app,
+          environment: valid.environment,
+          notificationId: id,
+          audience,
+          prepared: valid.prepared,
+          ...(valid.ratePerSecond !== undefined && { ratePerSecond: valid.ratePerSecond }),
+          priority: this.options.campaignPriority ?? 100,
+          maxTokens,
+        },
+        valid.delayMs,
+      ),
+    );
   }
 
   private async storeAudience(
+    app: string,
     id: string,
     source: TokenSource,
+    max: number,
     onChunk?: (stored: number) => Promise<void> | void,
   ): Promise<number> {
-    const max = this.options.maxCampaignTokens ?? Number.MAX_SAFE_INTEGER;
-    await this.options.campaigns.resetAudience(id);
+    const fanout = this.options.ledger.fanout;
+    await fanout.resetAudience(app, id);
     let chunk: string[] = [];
     let stored = 0;
     const flush = async () => {
       if (chunk.length === 0) return;
       const tokensToStore = chunk;
       chunk = [];
-      await this.options.campaigns.appendTokens(id, tokensToStore);
+      await fanout.appendAudience(app, id, tokensToStore);
       stored += tokensToStore.length;
       await onChunk?.(stored);
     };
@@ -231,46 +288,7 @@ export class DirectProducer {
     return stored;
   }
 
-  private async enqueueCampaign(
-    id: string,
-    app: string,
-    valid: ValidCampaignSpec,
-    total: number | null,
-    now: number,
-  ): Promise<void> {
-    const audience: CampaignAudience =
-      valid.audience === null || valid.audience.kind === 'tokens' ? { kind: 'list' } : valid.audience;
-    await this.options.campaigns.create(
-      {
-        id,
-        app,
-        environment: valid.environment,
-        name: valid.name,
-        audience: audience.kind === 'list' ? 'upload' : audience.kind,
-        total: total ?? undefined,
-        sendAt: valid.sendAt,
-        ratePerSecond: valid.ratePerSecond,
-      },
-      now,
-    );
-    const data: CampaignJobData = {
-      campaignId: id,
-      app,
-      environment: valid.environment,
-      audience,
-      prepared: valid.prepared,
-      priority: this.options.campaignPriority ?? 100,
-      cursor: { phase: audience.kind === 'list' ? 'fanout' : 'materialise', offset: 0 },
-    };
-    if (valid.ratePerSecond !== undefined) data.ratePerSecond = valid.ratePerSecond;
-    await this.campaignQueue().add('fanout', data, {
-      ...campaignJobOptions,
-      jobId: id,
-      delay: valid.delayMs || undefined,
-    });
-  }
-
   async close(): Promise<void> {
-    await Promise.allSettled([this.deliver.close(), this.campaignsQueue?.close()]);
+    await this.queues.close();
   }
 }

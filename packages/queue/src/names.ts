@@ -1,12 +1,7 @@
 /**
- * One deliver queue per app, so one app's rate limit, outage or bad credentials never holds up
- * another's; every worker drains every app's queue.
+ * One queue per app, so one app's rate limit, outage or bad credentials never holds up another's;
+ * it carries the app's deliver batches and campaign fan-outs alike.
  */
 export function deliverQueueName(app: string): string {
   return `deliver-${app}`;
-}
-
-/** BullMQ job ids may not contain ':' (its key separator). */
-export function deliverJobId(notificationId: string, batchNo: number, attempt: number): string {
-  return attempt === 0 ? `${notificationId}-${batchNo}` : `${notificationId}-${batchNo}-r${attempt}`;
 }

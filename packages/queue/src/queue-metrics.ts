@@ -14,12 +14,15 @@ export function registerQueueDepthMetrics(
   redis: Redis,
   prefix: string,
   queueNames: () => string[],
+  onError: (err: Error) => void = () => undefined,
 ) {
   const queues = new Map<string, Queue>();
   const queueFor = (name: string) => {
     let queue = queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: redis, prefix });
+      // Without a listener BullMQ prints raw errors to stderr (logs must stay JSON).
+      queue.on('error', onError);
       queues.set(name, queue);
     }
     return queue;

@@ -161,6 +161,22 @@ export class DeviceRegistry {
     }
   }
 
+  /**
+   * Size of the largest index set of an audience: a lower bound of the audience's size, read
+   * without pulling any member (a campaign over its cap is refused before it is accepted).
+   */
+  async largestIndex(
+    app: string,
+    env: Environment,
+    audience: { kind: 'all' } | { kind: 'users'; userIds: string[] } | { kind: 'tags'; tags: string[] },
+  ): Promise<number> {
+    const keys = this.audienceKeys(app, env, audience);
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.scard(key);
+    const sizes = (await pipeline.exec()) ?? [];
+    return sizes.reduce((max, [err, n]) => (err ? max : Math.max(max, Number(n))), 0);
+  }
+
   /** Small audiences (single notifications): the union, or null if it has more than `max` tokens. */
   async resolve(
     app: string,

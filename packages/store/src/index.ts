@@ -1,5 +1,3 @@
-export * from './app-state.ts';
-export * from './campaign-store.ts';
 export * from './device-registry.ts';
 export * from './feedback-feed.ts';
 export * from './feedback-keys.ts';
@@ -10,6 +8,7 @@ export * from './feedback-stale-sweep.ts';
 export * from './feedback-webhook-signature.ts';
 export * from './idempotency.ts';
 export * from './keys.ts';
-export * from './notification-status.ts';
-export * from './outcome-recorder.ts';
+export * from './ledger/index.ts';
+export * from './pauses.ts';
 export * from './rate-limiter.ts';
+export * from './scripts.ts';

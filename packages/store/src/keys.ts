@@ -1,9 +1,11 @@
-/** Every store key lives under the deployment's prefix, beside (not inside) BullMQ's keys. */
+/** Keys outside the ledger (whose schema is ledger/keys.ts), under the deployment's prefix. */
 export const storeKeys = {
-  notification: (prefix: string, id: string) => `${prefix}:notification:${id}`,
-  notificationApplied: (prefix: string, id: string) => `${prefix}:notification:${id}:applied`,
+  /** The feedback service's input: one entry per dead token, from every worker. */
   feedbackStream: (prefix: string) => `${prefix}:feedback`,
 };
 
-/** Status records outlive their jobs long enough for producers to read the result. */
-export const notificationTtlSeconds = 7 * 24 * 3600;
+/**
+ * How long a ledger record (and its batches, report and audience) lives after its last activity:
+ * long enough for producers to read results and reports.
+ */
+export const ledgerRetentionSeconds = 7 * 24 * 3600;

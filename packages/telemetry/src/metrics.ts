@@ -119,8 +119,8 @@ export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetri
     }),
     appPaused: new Gauge({
       name: 'pushfleet_app_paused',
-      help: '1 while an app is paused because APNs rejected its credentials.',
-      labelNames: ['app', 'reason'] as const,
+      help: '1 while an app × environment is paused because APNs rejected its credentials.',
+      labelNames: ['app', 'environment', 'reason'] as const,
       registers,
     }),
   };

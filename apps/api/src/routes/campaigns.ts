@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { isValidDeviceToken, PushfleetError } from '@pushfleet/core';
-import { type CampaignSpec, validateCampaignSpec } from '@pushfleet/queue';
+import { fanoutJobId, isValidDeviceToken, PushfleetError, validateCampaignSpec } from '@pushfleet/core';
+import { cancelWaitingJobs } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 import { type Line, parseJsonLine, readLines } from '../line-stream.ts';
@@ -70,9 +70,24 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
               field: 'audience',
             });
           }
-          return idempotent(ctx, request, reply, JSON.stringify(body), async (id) => {
-            const created = await ctx.producer.createCampaign(app, body, undefined, { id, now: ctx.now() });
-            return { status: 202, body: { campaignId: created.campaignId, total: created.total } };
+          if (
+            valid.audience.kind !== 'tokens' &&
+            (await ctx.registry.largestIndex(app, valid.environment, valid.audience)) >
+              ctx.config.api.maxCampaignTokens
+          ) {
+            throw new PushfleetError(
+              'PF_ERR_TOO_MANY_TOKENS',
+              `the audience has more than api.maxCampaignTokens (${ctx.config.api.maxCampaignTokens}) devices`,
+              { field: 'audience' },
+            );
+          }
+          return idempotent(ctx, request, reply, JSON.stringify(body), async (accept) => {
+            const created = await ctx.producer.createCampaign(app, body, undefined, {
+              id: accept.id,
+              now: ctx.now(),
+              commit: (tx, c) => accept.stageAnswer(tx, { status: 202, body: c }),
+            });
+            return { status: 202, body: created };
           });
         }
 
@@ -106,21 +121,17 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
           );
         }
         const fingerprint = `upload:${ndjson}:${JSON.stringify(spec)}`;
-        return idempotent(ctx, request, reply, fingerprint, async (id, keepAlive) => {
+        return idempotent(ctx, request, reply, fingerprint, async (accept) => {
           let chunks = 0;
-          const created = await ctx.producer.createCampaign(
-            app,
-            spec as CampaignSpec,
-            tokensOf(first, lines, ndjson),
-            {
-              id,
-              now: ctx.now(),
-              onChunk: async () => {
-                if (++chunks % 20 === 0) await keepAlive();
-              },
+          const created = await ctx.producer.createCampaign(app, spec, tokensOf(first, lines, ndjson), {
+            id: accept.id,
+            now: ctx.now(),
+            onChunk: async () => {
+              if (++chunks % 20 === 0) await accept.keepAlive();
             },
-          );
-          return { status: 202, body: { campaignId: created.campaignId, total: created.total } };
+            commit: (tx, c) => accept.stageAnswer(tx, { status: 202, body: c }),
+          });
+          return { status: 202, body: created };
         });
       },
     );
@@ -128,9 +139,8 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
 
   const read = async (app: string, id: string) => {
     appConfigOf(ctx, app);
-    const status = await ctx.campaigns.get(id, ctx.now());
-    if (!status || status.app !== app)
-      throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such campaign', { field: 'id' });
+    const status = await ctx.ledger.records.campaign(app, id, ctx.now());
+    if (!status) throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such campaign', { field: 'id' });
     return status;
   };
 
@@ -151,7 +161,7 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
         throw new PushfleetError('PF_ERR_VALIDATION', 'limit is 1–500', { field: 'limit' });
       if (before !== undefined && !Number.isFinite(before))
         throw new PushfleetError('PF_ERR_VALIDATION', 'before is a creation time in ms', { field: 'before' });
-      return ctx.campaigns.list(request.params.app, { limit, before });
+      return ctx.ledger.records.campaigns(request.params.app, { limit, before }, ctx.now());
     },
   );
 
@@ -161,23 +171,13 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
     async (request, reply) => {
       const { app, id } = request.params;
       await read(app, id);
-      const result = await ctx.status.cancel(id, ctx.now());
+      const result = await ctx.ledger.records.cancel(app, id, ctx.now());
       if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED');
+      // A scheduled or parked fan-out is removed and its audience ends cancelled now; one a worker
+      // runs sees the cancel at its next page. Batches already added end cancelled when they run.
       if (result === 'cancelled') {
-        // Not started yet (scheduled or queued): drop the fan-out job and settle the count here.
-        // If a worker holds it already, remove() fails and the fan-out sees the cancel itself.
-        const job = await ctx.producer.campaignQueue().getJob(id);
-        const state = await job?.getState();
-        if (job && (state === 'delayed' || state === 'waiting' || state === 'prioritized')) {
-          const removed = await job.remove().then(
-            () => true,
-            () => false,
-          );
-          if (removed) {
-            const total = job.data.audience.kind === 'list' ? await ctx.campaigns.audienceLength(id) : 0;
-            await ctx.campaigns.finishFanout(id, total, ctx.now());
-          }
-        }
+        const job = await ctx.producer.queues.queue(app).getJob(fanoutJobId(id));
+        await cancelWaitingJobs(ctx.ledger, [job], ctx.now());
       }
       return reply.status(202).send(await read(app, id));
     },

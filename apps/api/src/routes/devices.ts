@@ -5,8 +5,9 @@ import {
   isValidDeviceToken,
   normalizeDeviceToken,
   PushfleetError,
+  parseOrThrow,
+  resolveEnvironment,
 } from '@pushfleet/core';
-import { parseOrThrow, resolveEnvironment } from '@pushfleet/queue';
 import type { DeviceInput } from '@pushfleet/store';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

@@ -1,5 +1,11 @@
-import { PushfleetError } from '@pushfleet/core';
-import { validateSendRequest } from '@pushfleet/queue';
+import {
+  deliverBatchSize,
+  deliverJobId,
+  fanoutJobId,
+  PushfleetError,
+  validateSendRequest,
+} from '@pushfleet/core';
+import { cancelWaitingJobs } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 
@@ -17,7 +23,7 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
         ctx.config.api.maxTokensPerRequest,
         ctx.now(),
       );
-      return idempotent(ctx, request, reply, JSON.stringify(request.body), async (id) => {
+      return idempotent(ctx, request, reply, JSON.stringify(request.body), async (accept) => {
         let tokens = valid.tokens;
         if (!tokens) {
           tokens = await ctx.registry.resolve(
@@ -34,25 +40,29 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
             );
           }
         }
-        await ctx.producer.enqueueNotification({
-          id,
-          app,
-          environment: valid.environment,
-          prepared: valid.prepared,
-          tokens,
-          delayMs: valid.delayMs,
-        });
+        const answer = { status: 202, body: { id: accept.id, accepted: tokens.length } };
+        await ctx.producer.enqueueNotification(
+          {
+            id: accept.id,
+            app,
+            environment: valid.environment,
+            prepared: valid.prepared,
+            tokens,
+            delayMs: valid.delayMs,
+            now: ctx.now(),
+          },
+          (tx) => accept.stageAnswer(tx, answer),
+        );
         ctx.metrics.notificationsAccepted.inc({ app, environment: valid.environment }, tokens.length);
-        return { status: 202, body: { id, accepted: tokens.length } };
+        return answer;
       });
     },
   );
 
   const read = async (app: string, id: string) => {
     appConfigOf(ctx, app);
-    const status = await ctx.status.get(id);
-    if (!status || status.app !== app)
-      throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such notification', { field: 'id' });
+    const status = await ctx.ledger.records.notification(app, id);
+    if (!status) throw new PushfleetError('PF_ERR_NOT_FOUND', 'no such notification', { field: 'id' });
     return status;
   };
 
@@ -67,9 +77,21 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
     { config: { permission: 'send' } },
     async (request, reply) => {
       const { app, id } = request.params;
-      await read(app, id);
-      const result = await ctx.status.cancel(id, ctx.now());
+      const status = await read(app, id);
+      const result = await ctx.ledger.records.cancel(app, id, ctx.now());
       if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED', 'already finished');
+      if (result === 'cancelled') {
+        // Batches waiting (for their sendAt, or a worker) end cancelled now, not when they would run.
+        const queue = ctx.producer.queues.queue(app);
+        const ids = [fanoutJobId(id)];
+        for (let n = 0; n < Math.ceil(status.accepted / deliverBatchSize); n++)
+          ids.push(deliverJobId(id, n, 0));
+        await cancelWaitingJobs(
+          ctx.ledger,
+          await Promise.all(ids.map((jobId) => queue.getJob(jobId))),
+          ctx.now(),
+        );
+      }
       return reply.status(202).send(await read(app, id));
     },
   );

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type Config, loadConfig, redactConfig } from '@pushfleet/config';
-import { campaignsQueueName, connectRedis, createRedis, deliverQueueName } from '@pushfleet/queue';
+import { connectRedis, createRedis, deliverQueueName } from '@pushfleet/queue';
 import { Queue } from 'bullmq';
 import { createOutput } from './output.ts';
 
@@ -10,7 +10,7 @@ function configFrom(file: string | undefined, env: NodeJS.ProcessEnv): Readonly<
   return loadConfig(file ? { ...env, PUSHFLEET_CONFIG: file } : env);
 }
 
-/** `queues`: depth of every deliver queue and the campaigns queue, by state. */
+/** `queues`: depth of every app's queue (deliver batches and fan-outs), by state. */
 export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -20,7 +20,7 @@ export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Pro
   const redis = createRedis(config.redis, 'producer');
   await connectRedis(redis);
   try {
-    const names = [...Object.keys(config.apps).map(deliverQueueName), campaignsQueueName];
+    const names = Object.keys(config.apps).map(deliverQueueName);
     const rows: Record<string, Record<string, number>> = {};
     for (const name of names) {
       const queue = new Queue(name, { connection: redis, prefix: config.redis.prefix });

@@ -1,17 +1,14 @@
+import { z } from 'zod';
+import { type Environment, environments } from './environment.ts';
+import { PushfleetError } from './errors.ts';
 import {
-  type Environment,
-  environments,
-  isValidDeviceToken,
-  normalizeDeviceToken,
   notificationSchema,
   type PreparedNotification,
-  PushfleetError,
   payloadBytes,
-  payloadLimitFor,
   prepareNotification,
-  topicFor,
-} from '@pushfleet/core';
-import { z } from 'zod';
+} from './notification.ts';
+import { payloadLimitFor, topicFor } from './push-type.ts';
+import { isValidDeviceToken, normalizeDeviceToken } from './token.ts';
 
 /** What validation needs to know about an app (a structural slice of the config's app entry). */
 export interface AppTarget {

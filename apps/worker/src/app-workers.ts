@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '@pushfleet/config';
+import {
+  type BatchRef,
+  type DeliverJobData,
+  type DeliveryLedger,
+  type FanoutJobData,
+  jobNames,
+  type RetryJob,
+} from '@pushfleet/core';
+import {
+  type AppQueues,
+  backoffStrategy,
+  deliverJob,
+  deliverQueueName,
+  settleFailedJob,
+} from '@pushfleet/queue';
+import type { DeviceRegistry, Ledger } from '@pushfleet/store';
+import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type DeliverDeps, processDeliverJob } from './delivery/deliver-job.ts';
+import { type FanoutDeps, processFanoutJob } from './delivery/fanout-job.ts';
+import { bullJobHandle } from './delivery/job-handle.ts';
+import type { PausePort, RateLimitPort } from './delivery/ports.ts';
+
+export interface AppWorkerDeps {
+  config: Readonly<Config>;
+  redis: Redis;
+  ledger: Ledger;
+  queues: AppQueues;
+  registry: DeviceRegistry;
+  transportFor: DeliverDeps['transportFor'];
+  pauses: PausePort;
+  limiter: RateLimitPort;
+  metrics: DeliveryMetrics;
+  log: Logger;
+  closing(): boolean;
+  /** Fan-out pacing and paging (tests shorten them). */
+  fanoutTuning?: Partial<Pick<FanoutDeps, 'pageSize' | 'maxQueuedBatches' | 'rateHorizonMs'>>;
+}
+
+/** The ledger as deliver jobs use it: its batch steps, and the hand-over to a retry job in one transaction. */
+export function deliveryLedger(ledger: Ledger, queues: AppQueues): DeliveryLedger {
+  return {
+    begin: (ref) => ledger.batches.begin(ref),
+    record: (ref, step) => ledger.batches.record(ref, step),
+    async handOver(ref: BatchRef, retry: RetryJob) {
+      const t = await queues.transaction(ref.app);
+      ledger.batches.stageDone(t.tx, ref);
+      const { tokens, batchNo, attempt, ...base } = retry.data;
+      t.add(deliverJob(base, batchNo, tokens, { attempt, delayMs: retry.delayMs, priority: retry.priority }));
+      await t.exec();
+    },
+  };
+}
+
+/** Index sets of a registry audience, paged with SSCAN (a set of millions never loads at once). */
+async function* registryPages(
+  redis: Redis,
+  registry: DeviceRegistry,
+  job: FanoutJobData,
+  audience: Parameters<DeviceRegistry['audienceKeys']>[2],
+): AsyncIterable<string[]> {
+  for (const key of registry.audienceKeys(job.app, job.environment, audience)) {
+    let cursor = '0';
+    do {
+      const [next, members] = await redis.sscan(key, cursor, 'COUNT', 5000);
+      yield members;
+      cursor = next;
+    } while (cursor !== '0');
+  }
+}
+
+/**
+ * One BullMQ Worker per app queue, running both kinds of job (deliver batches and fan-outs). A job
+ * BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away (the
+ * scheduler's housekeeping sweeps again, in case this process dies first).
+ */
+export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
+  const w = deps.config.worker;
+  const deliver: DeliverDeps = {
+    ledger: deliveryLedger(deps.ledger, deps.queues),
+    transportFor: deps.transportFor,
+    pauses: deps.pauses,
+    limiter: deps.limiter,
+    rateLimitFor: (app) => deps.config.apps[app]?.rateLimitPerSecond,
+    metrics: deps.metrics,
+    log: deps.log,
+    maxAttempts: w.maxAttempts,
+    checkpointEvery: w.checkpointEvery,
+    backoff: { baseMs: w.retryBaseMs, maxMs: w.retryMaxMs },
+    recheckMs: w.lockDurationMs,
+    now: Date.now,
+    newRunId: randomUUID,
+  };
+  const fanout: FanoutDeps = {
+    ledger: deps.ledger.fanout,
+    async commitPage(app, id, jobs, offset) {
+      const t = await deps.queues.transaction(app);
+      for (const job of jobs) t.add(job);
+      deps.ledger.fanout.stageProgress(t.tx, app, id, offset, Date.now());
+      await t.exec();
+    },
+    registryPages: (job, audience) => registryPages(deps.redis, deps.registry, job, audience),
+    async waitingBatches(app) {
+      const counts = await deps.queues.queue(app).getJobCounts('wait', 'prioritized');
+      return (counts.wait ?? 0) + (counts.prioritized ?? 0);
+    },
+    log: deps.log.child({ unit: 'fanout' }),
+    pageSize: 10_000,
+    maxQueuedBatches: 2000,
+    rateHorizonMs: 30_000,
+    ...deps.fanoutTuning,
+    closing: deps.closing,
+    now: Date.now,
+  };
+  return apps.map((app) => {
+    const worker = new Worker<DeliverJobData | FanoutJobData>(
+      deliverQueueName(app),
+      (job, lockToken) =>
+        job.name === jobNames.fanout
+          ? processFanoutJob(bullJobHandle(job as Job<FanoutJobData>, lockToken), fanout)
+          : processDeliverJob(bullJobHandle(job as Job<DeliverJobData>, lockToken), deliver),
+      {
+        connection: deps.redis,
+        prefix: deps.config.redis.prefix,
+        concurrency: w.concurrency,
+        lockDuration: w.lockDurationMs,
+        // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).
+        stalledInterval: Math.max(1000, Math.round(w.lockDurationMs / 2)),
+        maxStalledCount: w.maxStalledCount,
+        settings: { backoffStrategy },
+      },
+    );
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      deps.log.error({ err, jobId: job.id, app }, 'job attempt failed');
+      void settleIfFinal(job, deps).catch((e) =>
+        deps.log.error(
+          { err: e, jobId: job.id, app },
+          'cannot settle a failed job (the scheduler sweep will)',
+        ),
+      );
+    });
+    worker.on('error', (err) => deps.log.error({ err, app }, 'worker error'));
+    return worker;
+  });
+}
+
+async function settleIfFinal(job: Job<DeliverJobData | FanoutJobData>, deps: AppWorkerDeps): Promise<void> {
+  // `failed` fires for every failed attempt; only a job that stays failed is settled.
+  if (!(await job.isFailed())) return;
+  const settled = await settleFailedJob(deps.ledger, job);
+  if (settled > 0) deps.log.warn({ jobId: job.id, settled, reason: job.failedReason }, 'failed job settled');
+}

@@ -1,0 +1,192 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  addEnded,
+  advanceCheckpoint,
+  type BackoffPolicy,
+  type BatchCheckpoint,
+  type BatchRef,
+  classifyResults,
+  type DeliverJobData,
+  type DeliveryLedger,
+  type EndOutcome,
+  firstCheckpoint,
+  hasExpired,
+  localReasons,
+  noOutcomes,
+  type PushTransport,
+  retryDelayMs,
+  type SliceVerdict,
+  type StepOutcomes,
+  type StepResult,
+  shortenToken,
+  unsettledTokens,
+} from '@pushfleet/core';
+import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
+import type { JobHandle } from './job-handle.ts';
+import { countOutcomes, countResponses } from './metrics.ts';
+import type { PausePort, RateLimitPort } from './ports.ts';
+
+export interface DeliverDeps {
+  ledger: DeliveryLedger;
+  transportFor(app: string, environment: DeliverJobData['environment']): PushTransport;
+  pauses: PausePort;
+  limiter: RateLimitPort;
+  rateLimitFor(app: string): number | undefined;
+  metrics: DeliveryMetrics;
+  log: Logger;
+  maxAttempts: number;
+  checkpointEvery: number;
+  backoff: BackoffPolicy;
+  /** How long a job whose batch another run moved on waits before it looks again. */
+  recheckMs: number;
+  now(): number;
+  /** A fresh id per run of a job (so a run recognises its own write sent twice). */
+  newRunId(): string;
+}
+
+/** How a run of a deliver job ended (for tests and logs). */
+export type DeliverRun =
+  | 'sent'
+  | 'already-done'
+  | 'no-record'
+  | 'cancelled'
+  | 'expired'
+  | 'handed-over'
+  | 'moved-on';
+
+/**
+ * Sends one deliver job: one prepared notification to a batch of tokens, in slices of
+ * `checkpointEvery`. Each slice's outcomes are recorded with the batch's checkpoint in one
+ * compare-and-set step of the ledger, so a run that resumes after a crash starts after the last
+ * recorded slice (at most one slice is sent twice), nothing is counted twice, and of two runs of
+ * the same batch (a stalled job taken over while its first worker still runs) only one goes on.
+ * Retryable tokens go to one retry job, handed over atomically with the batch's end.
+ */
+export async function processDeliverJob(
+  job: JobHandle<DeliverJobData>,
+  deps: DeliverDeps,
+): Promise<DeliverRun> {
+  const data = job.data;
+  const ref: BatchRef = {
+    app: data.app,
+    environment: data.environment,
+    notificationId: data.notificationId,
+    batchNo: data.batchNo,
+    attempt: data.attempt,
+  };
+  const labels = { app: data.app, environment: data.environment };
+  const log = deps.log.child({ jobId: job.id, app: data.app, notificationId: data.notificationId });
+  const started = performance.now();
+  if (job.firstStart) {
+    deps.metrics.queueWait.observe(
+      { app: data.app },
+      Math.max(0, deps.now() - job.enqueuedAt - job.delayMs) / 1000,
+    );
+  }
+
+  const start = await deps.ledger.begin(ref);
+  if (!start.exists) {
+    // Never accepted (its transaction did not commit) or long expired: nobody counts on it.
+    log.error({ batchNo: data.batchNo }, 'deliver job without a ledger record: not sent');
+    return 'no-record';
+  }
+  if (start.state.kind === 'done') return 'already-done';
+  const run = deps.newRunId();
+  let cp: BatchCheckpoint = start.state.kind === 'progress' ? start.state.checkpoint : firstCheckpoint(run);
+
+  const record = (outcomes: StepOutcomes, state: BatchCheckpoint | 'done') =>
+    deps.ledger.record(ref, { expectedNext: cp.next, outcomes, state, now: deps.now() });
+  const movedOn = async (result: StepResult): Promise<DeliverRun> => {
+    if (result.kind === 'no-record') {
+      log.error({ batchNo: data.batchNo }, 'ledger record gone mid-batch');
+      return 'no-record';
+    }
+    if (result.kind === 'moved-on' && result.state.kind === 'done') return 'moved-on';
+    // Another run of this batch is ahead: let it go on, look again later.
+    log.warn({ batchNo: data.batchNo }, 'another run of this batch moved on; this one steps back');
+    return job.postpone(deps.now() + deps.recheckMs);
+  };
+  // Whatever the batch has not settled ends with one outcome (cancel, expiry).
+  const endEarly = async (outcome: Extract<EndOutcome, 'cancelled' | 'expired'>): Promise<DeliverRun> => {
+    const outcomes = noOutcomes();
+    addEnded(outcomes, outcome, localReasons[outcome], unsettledTokens(data.tokens, cp));
+    const result = await record(outcomes, 'done');
+    if (result.kind !== 'applied') return movedOn(result);
+    countOutcomes(deps.metrics, labels, outcomes);
+    return outcome;
+  };
+
+  if (start.cancelled) return endEarly('cancelled');
+  const pausedUntil = deps.pauses.pausedUntil(data.app, data.environment);
+  if (pausedUntil !== undefined) return job.postpone(pausedUntil);
+  if (hasExpired(data.prepared, deps.now())) return endEarly('expired');
+
+  const transport = deps.transportFor(data.app, data.environment);
+  const rate = deps.rateLimitFor(data.app);
+  while (cp.next < data.tokens.length) {
+    const slice = data.tokens.slice(cp.next, cp.next + deps.checkpointEvery);
+    if (rate !== undefined) {
+      const waitMs = await deps.limiter.reserve(data.app, slice.length, rate);
+      if (waitMs > 0) await sleep(waitMs);
+    }
+    const verdict = await sendSlice(transport, data, slice, deps, labels);
+    const next = advanceCheckpoint(cp, slice.length, verdict, run);
+    const outcomes = verdict.outcomes;
+    let state: BatchCheckpoint | 'done' = next;
+    if (next.next >= data.tokens.length) {
+      if (next.retry.length === 0) state = 'done';
+      else if (data.attempt + 1 >= deps.maxAttempts) {
+        // Out of attempts: the retryable tokens end `failed` with the last reason, in this step.
+        addEnded(outcomes, 'failed', next.retryReason, next.retry);
+        log.warn(
+          { gaveUp: next.retry.length, reason: next.retryReason, attempts: data.attempt + 1 },
+          'retries exhausted',
+        );
+        state = 'done';
+      }
+    }
+    const result = await record(outcomes, state);
+    if (result.kind !== 'applied') return movedOn(result);
+    countOutcomes(deps.metrics, labels, outcomes);
+    for (const t of outcomes.invalidated)
+      log.info({ token: shortenToken(t.token), reason: t.reason }, 'token invalidated');
+    cp = next;
+    if (state === 'done') {
+      deps.metrics.batchDuration.observe({ app: data.app }, (performance.now() - started) / 1000);
+      return 'sent';
+    }
+    if (result.cancelled) return endEarly('cancelled');
+    if (verdict.credentialsFailure) {
+      const resumeAt = await deps.pauses.pause(data.app, data.environment, verdict.credentialsFailure);
+      // Tokens not yet sent wait with the job; the refused ones wait in the checkpoint's retry list.
+      if (cp.next < data.tokens.length) return job.postpone(resumeAt);
+    }
+  }
+
+  // Every token was sent; some wait for a retry. Also reached by a run that resumes after a
+  // crash between the last slice and the hand-over.
+  const attempt = data.attempt + 1;
+  const delayMs = retryDelayMs(attempt, deps.backoff, cp.retryAfter);
+  await deps.ledger.handOver(ref, {
+    data: { ...data, tokens: cp.retry, attempt },
+    delayMs,
+    priority: job.priority,
+  });
+  deps.metrics.retriesScheduled.inc({ ...labels, reason: cp.retryReason }, cp.retry.length);
+  log.warn({ retrying: cp.retry.length, attempt, delayMs, reason: cp.retryReason }, 'retry scheduled');
+  deps.metrics.batchDuration.observe({ app: data.app }, (performance.now() - started) / 1000);
+  return 'handed-over';
+}
+
+/** Sends one slice and classifies the answers (the transport never throws: answers are values). */
+async function sendSlice(
+  transport: PushTransport,
+  data: DeliverJobData,
+  slice: string[],
+  deps: DeliverDeps,
+  labels: { app: string; environment: string },
+): Promise<SliceVerdict> {
+  const results = await transport.send(data.prepared, slice);
+  countResponses(deps.metrics, labels, results);
+  return classifyResults(slice, results, deps.now());
+}

@@ -1,2 +1,0 @@
-export * from './fanout-job.ts';
-export * from './fanout-worker.ts';

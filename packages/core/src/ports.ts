@@ -1,0 +1,75 @@
+import type { BatchCheckpoint } from './checkpoint.ts';
+import type { Environment } from './environment.ts';
+import type { DeliverJobData } from './jobs.ts';
+import type { PreparedNotification } from './notification.ts';
+import type { StepOutcomes } from './outcome.ts';
+import type { SendResult } from './send-result.ts';
+
+/**
+ * Ports of the delivery core: the worker's job processors depend on these interfaces only, so
+ * they run against fakes in unit tests and against Redis and APNs in production (adapters:
+ * `BatchLedger` in @pushfleet/store, `Http2Transport` in @pushfleet/apns).
+ */
+
+/** The port every APNs transport implements. */
+export interface PushTransport {
+  /** Sends one prepared notification to each token; results are in token order, never thrown. */
+  send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
+  /** Opens the connections ahead of the first send, when the transport can. */
+  warm?(): Promise<void>;
+  /** Requests awaiting an answer, when the transport can tell. */
+  inFlight?(): number;
+  close(): Promise<void>;
+}
+
+/** One deliver batch: which record it counts into, and which attempt of it this is. */
+export interface BatchRef {
+  app: string;
+  environment: Environment;
+  notificationId: string;
+  batchNo: number;
+  attempt: number;
+}
+
+export type BatchState =
+  | { kind: 'new' }
+  | { kind: 'progress'; checkpoint: BatchCheckpoint }
+  | { kind: 'done' };
+
+export interface BatchStart {
+  /** False when the record is gone (never accepted, or expired): the batch must not send. */
+  exists: boolean;
+  cancelled: boolean;
+  state: BatchState;
+}
+
+export interface Step {
+  /** The checkpoint's `next` this step starts from (0 for a batch without a saved state). */
+  expectedNext: number;
+  outcomes: StepOutcomes;
+  /** The batch's state after this step: a checkpoint, or done. */
+  state: BatchCheckpoint | 'done';
+  now: number;
+}
+
+export type StepResult =
+  | { kind: 'applied'; cancelled: boolean }
+  /** Another run of the batch got further: this one must stop (the state says where it is). */
+  | { kind: 'moved-on'; cancelled: boolean; state: BatchState }
+  | { kind: 'no-record' };
+
+/** The ledger as a deliver job sees it. */
+export interface DeliveryLedger {
+  begin(ref: BatchRef): Promise<BatchStart>;
+  /** Records one step exactly once (compare-and-set on the batch's `next`). */
+  record(ref: BatchRef, step: Step): Promise<StepResult>;
+  /** Marks the batch done and adds the job that takes its retry tokens over, in one step. */
+  handOver(ref: BatchRef, retry: RetryJob): Promise<void>;
+}
+
+/** The job that takes a batch's retryable tokens over, after a backoff delay. */
+export interface RetryJob {
+  data: DeliverJobData;
+  delayMs: number;
+  priority: number | undefined;
+}

@@ -1,0 +1,137 @@
+import {
+  type DeliverJobData,
+  deliverJobId,
+  type FanoutJobData,
+  fanoutJobId,
+  jobNames,
+} from '@pushfleet/core';
+import { Job, type JobsOptions, Queue } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { jobBackoff } from './job-backoff.ts';
+import { deliverQueueName } from './names.ts';
+
+/**
+ * Unexpected exceptions (not APNs answers, which are handled per token) get a few job-level
+ * retries; after the last one the ledger settles what the batch had not sent as `failed`.
+ */
+export const deliverJobOptions: JobsOptions = {
+  attempts: 5,
+  backoff: jobBackoff(1000),
+  // A completed job still holds its tokens (~40 KB for 500): keep few, briefly. The ledger, not
+  // the job, remembers that a batch is done, so evicting completed jobs loses nothing.
+  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** The fan-out is resumable (its cursor is in the ledger), so an error just runs it again. */
+export const fanoutJobOptions: JobsOptions = {
+  attempts: 20,
+  backoff: jobBackoff(1000),
+  removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export interface QueuedJob<T = DeliverJobData | FanoutJobData> {
+  name: string;
+  data: T;
+  opts: JobsOptions & { jobId: string };
+}
+
+export type DeliverBase = Omit<DeliverJobData, 'tokens' | 'attempt' | 'batchNo'>;
+
+const delayOption = (delayMs: number | undefined) =>
+  delayMs !== undefined && delayMs > 0 ? Math.round(delayMs) : undefined;
+
+/**
+ * The one place deliver jobs are shaped (first batches from every producer and the fan-out,
+ * and retry jobs): deterministic ids, the same options.
+ */
+export function deliverJob(
+  base: DeliverBase,
+  batchNo: number,
+  tokens: string[],
+  options: { attempt?: number; delayMs?: number | undefined; priority?: number | undefined } = {},
+): QueuedJob<DeliverJobData> {
+  const attempt = options.attempt ?? 0;
+  return {
+    name: jobNames.deliver,
+    data: { ...base, batchNo, tokens, attempt },
+    opts: {
+      ...deliverJobOptions,
+      jobId: deliverJobId(base.notificationId, batchNo, attempt),
+      delay: delayOption(options.delayMs),
+      priority: options.priority,
+    },
+  };
+}
+
+export function fanoutJob(data: FanoutJobData, delayMs?: number): QueuedJob<FanoutJobData> {
+  return {
+    name: jobNames.fanout,
+    data,
+    opts: {
+      ...fanoutJobOptions,
+      jobId: fanoutJobId(data.notificationId),
+      delay: delayOption(delayMs),
+      priority: 1,
+    },
+  };
+}
+
+/**
+ * A transaction on an app queue's connection: ledger writes and job adds staged on it commit
+ * together (MULTI/EXEC), so a record never exists without its jobs, nor jobs without their record.
+ */
+export interface AppTransaction {
+  tx: ChainableCommander;
+  add(job: QueuedJob): void;
+  exec(): Promise<void>;
+}
+
+/** The apps' queues of one process, created on first use, each with an error listener. */
+export class AppQueues {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+    private readonly onError: (err: Error, app: string) => void = () => undefined,
+  ) {}
+
+  queue(app: string): Queue {
+    let queue = this.queues.get(app);
+    if (!queue) {
+      queue = new Queue(deliverQueueName(app), { connection: this.connection, prefix: this.prefix });
+      // Without a listener BullMQ prints raw errors to stderr (a Redis outage breaks JSON logs).
+      queue.on('error', (err) => this.onError(err, app));
+      this.queues.set(app, queue);
+    }
+    return queue;
+  }
+
+  async transaction(app: string): Promise<AppTransaction> {
+    const queue = this.queue(app);
+    // BullMQ's own client: its scripts are loaded on it, so `Job.addJob` can stage them here.
+    const client = (await queue.getBackend().client) as unknown as Redis;
+    const tx = client.multi();
+    return {
+      tx,
+      add(job) {
+        void new Job(queue, job.name, job.data, job.opts, job.opts.jobId).addJob(tx as never);
+      },
+      async exec() {
+        const results = await tx.exec();
+        if (!results) throw new Error('transaction aborted');
+        for (const [err, reply] of results) {
+          if (err) throw err;
+          // BullMQ's add scripts answer a negative code instead of an id when they refuse.
+          if (typeof reply === 'number' && reply < 0) throw new Error(`job add refused (code ${reply})`);
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+  }
+}

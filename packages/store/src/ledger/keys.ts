@@ -1,0 +1,32 @@
+/**
+ * The ledger's key schema. Every key of one app lives under the app's space, so a record, its
+ * batches, its report, its audience and the app's queue jobs can be written in one transaction
+ * (in Redis Cluster: one hash slot per space).
+ */
+export function appSpace(prefix: string, app: string): string {
+  return `${prefix}:app:${app}`;
+}
+
+export const ledgerKeys = {
+  /** The record: a hash with the fields of `recordFields`. */
+  record: (space: string, id: string) => `${space}:n:${id}`,
+  /** Per-batch state: field `<batchNo>.<attempt>` → checkpoint JSON or `done`. */
+  batches: (space: string, id: string) => `${space}:n:${id}:batches`,
+  /** Tokens that did not end delivered: one list entry per step (outcome, reason, time, tokens). */
+  report: (space: string, id: string) => `${space}:n:${id}:report`,
+  /** Audience tokens never handed to a batch (see `recordFields.reportTail`). */
+  reportTail: (space: string, id: string) => `${space}:n:${id}:report-tail`,
+  /** A campaign's (or large notification's) audience, paged by the fan-out. */
+  audience: (space: string, id: string) => `${space}:n:${id}:audience`,
+  /** Dedup set while a registry audience is materialised. */
+  seen: (space: string, id: string) => `${space}:n:${id}:seen`,
+  /** Campaign ids of the app by creation time, for listing. */
+  campaigns: (space: string) => `${space}:campaigns`,
+  /** One Idempotency-Key use (scope and key hashed). */
+  idempotency: (space: string, hash: string) => `${space}:idempotency:${hash}`,
+};
+
+/** The field of a batch in the record's `batches` hash. */
+export function batchField(batchNo: number, attempt: number): string {
+  return `${batchNo}.${attempt}`;
+}
