@@ -197,7 +197,8 @@ for (const client of clients) {
         pump();
       });
     });
-    const t = transport(p, client);
+    // A long request timeout: a client that buffers bodies whole has time to take all 120 MB.
+    const t = transport(p, client, { requestTimeoutMs: 30_000 });
     try {
       const { value, growthMb } = await heapGrowth(() => t.send(prepared, randomDeviceTokens(6)));
       assert.equal(value.length, 6);
@@ -322,13 +323,13 @@ test("[lean] a peer's RST_STREAM(REFUSED_STREAM) on a half-sent stream is never 
   );
   let refusedId = 0;
   const p = await peer((conn) => {
-    // A 100-byte stream window: the 1 KB payload goes out in part, then waits.
+    // A 100-byte stream window: once SETTINGS are in, a 1 KB payload goes out in part, then waits.
     greet(conn, [
       [3, 100],
       [4, 100],
     ]);
     conn.on('frame', (f: { type: number; id: number; flags: number }) => {
-      if (f.type === T.headers && refusedId === 0) {
+      if (f.type === T.headers && f.id > 1 && refusedId === 0) {
         refusedId = f.id;
         setTimeout(() => {
           conn.write(frame(T.rst, 0, f.id, u32(7)));
@@ -340,9 +341,17 @@ test("[lean] a peer's RST_STREAM(REFUSED_STREAM) on a half-sent stream is never 
   });
   const t = transport(p, 'lean');
   try {
+    // The first request goes before the server's SETTINGS (one stream): it warms the connection.
+    assert.deepEqual(kinds(await t.send(prepared, randomDeviceTokens(1))), { accepted: 1 });
     const [result] = await t.send(big, randomDeviceTokens(1));
     assert.equal(result?.kind, 'accepted', 'the refused stream was re-sent and answered');
-    const resets = p.connections[0]!.sent(T.rst).filter((f) => f.id === refusedId);
+    const conn = p.connections[0]!;
+    const partial = conn.received.filter((f) => f.type === T.data && f.id === refusedId);
+    assert.ok(
+      partial.length > 0 && partial.every((f) => !(f.flags & F.endStream)),
+      'the stream was half-sent',
+    );
+    const resets = conn.sent(T.rst).filter((f) => f.id === refusedId);
     assert.deepEqual(resets, [], 'no RST_STREAM for the stream the peer reset');
   } finally {
     await t.close();
