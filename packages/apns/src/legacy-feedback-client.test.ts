@@ -27,7 +27,7 @@ const expected = [
   { time: 1, token: tokens[2] },
 ];
 
-test('parses the apns-protocol.md E example tuple byte for byte', () => {
+test('parses the docs/apns-protocol.md §E example tuple byte for byte', () => {
   const parser = new LegacyFeedbackParser();
   parser.push(Buffer.from(`6553f1000020${tokens[0]}`, 'hex'));
   assert.deepEqual(parser.tuples, [{ time: 1700000000, token: tokens[0] }]);

@@ -1,6 +1,6 @@
 import { connect } from 'node:tls';
 
-/** One feedback tuple (apns-protocol.md E): when APNs found the app gone, and the token. */
+/** One feedback tuple (docs/apns-protocol.md §E): when APNs found the app gone, and the token. */
 export interface LegacyFeedbackTuple {
   /** Seconds since the epoch (`time_t`, uint32). */
   time: number;

@@ -41,7 +41,8 @@ interface Waiter {
  * queue, the pool opens another, up to `max`; connections above `min` close once unused for
  * `shrinkAfterMs`, and all of them after `idleCloseMs` without a request (an idle app costs
  * nothing; the next send reopens). Each connection's own limit follows the server's SETTINGS,
- * including APNs' start at one stream until the first authenticated request: a connection counts
+ * including APNs' start at one stream until the first authenticated request (docs/apns-protocol.md
+ * §C.2): a connection counts
  * as full only once it has answered (is `proven`), so a cold start opens one connection, not `max`.
  *
  * Every request waiting for a slot has a deadline: a server that advertises no streams, never
