@@ -43,7 +43,7 @@ export interface AppWorkerDeps {
 /** The ledger as deliver jobs use it: its batch steps, and the hand-over to a retry job in one transaction. */
 export function deliveryLedger(ledger: Ledger, queues: AppQueues): DeliveryLedger {
   return {
-    begin: (ref) => ledger.batches.begin(ref),
+    begin: (ref, run) => ledger.batches.begin(ref, run),
     record: (ref, step) => ledger.batches.record(ref, step),
     async handOver(ref: BatchRef, retry: RetryJob) {
       const t = await queues.transaction(ref.app);
@@ -72,12 +72,13 @@ async function* registryPages(
   }
 }
 
-/**
- * One BullMQ Worker per app queue, running both kinds of job (deliver batches and fan-outs). A job
- * BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away (the
- * scheduler's housekeeping sweeps again, in case this process dies first).
- */
-export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
+export type JobProcessor = (
+  job: Job<DeliverJobData | FanoutJobData>,
+  lockToken: string | undefined,
+) => Promise<unknown>;
+
+/** Runs both kinds of job of an app queue: deliver batches and fan-outs. */
+export function jobProcessor(deps: AppWorkerDeps): JobProcessor {
   const w = deps.config.worker;
   const deliver: DeliverDeps = {
     ledger: deliveryLedger(deps.ledger, deps.queues),
@@ -115,24 +116,31 @@ export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
     closing: deps.closing,
     now: Date.now,
   };
+  return (job, lockToken) =>
+    job.name === jobNames.fanout
+      ? processFanoutJob(bullJobHandle(job as Job<FanoutJobData>, lockToken), fanout)
+      : processDeliverJob(bullJobHandle(job as Job<DeliverJobData>, lockToken), deliver);
+}
+
+/**
+ * One BullMQ Worker per app queue, running both kinds of job (deliver batches and fan-outs). A job
+ * BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away (the
+ * scheduler's housekeeping sweeps again, in case this process dies first).
+ */
+export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
+  const w = deps.config.worker;
+  const processor = jobProcessor(deps);
   return apps.map((app) => {
-    const worker = new Worker<DeliverJobData | FanoutJobData>(
-      deliverQueueName(app),
-      (job, lockToken) =>
-        job.name === jobNames.fanout
-          ? processFanoutJob(bullJobHandle(job as Job<FanoutJobData>, lockToken), fanout)
-          : processDeliverJob(bullJobHandle(job as Job<DeliverJobData>, lockToken), deliver),
-      {
-        connection: deps.redis,
-        prefix: deps.config.redis.prefix,
-        concurrency: w.concurrency,
-        lockDuration: w.lockDurationMs,
-        // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).
-        stalledInterval: Math.max(1000, Math.round(w.lockDurationMs / 2)),
-        maxStalledCount: w.maxStalledCount,
-        settings: { backoffStrategy },
-      },
-    );
+    const worker = new Worker<DeliverJobData | FanoutJobData>(deliverQueueName(app), processor, {
+      connection: deps.redis,
+      prefix: deps.config.redis.prefix,
+      concurrency: w.concurrency,
+      lockDuration: w.lockDurationMs,
+      // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).
+      stalledInterval: Math.max(1000, Math.round(w.lockDurationMs / 2)),
+      maxStalledCount: w.maxStalledCount,
+      settings: { backoffStrategy },
+    });
     worker.on('failed', (job, err) => {
       if (!job) return;
       deps.log.error({ err, jobId: job.id, app }, 'job attempt failed');

@@ -41,11 +41,16 @@ export interface BatchStart {
   exists: boolean;
   cancelled: boolean;
   state: BatchState;
+  /**
+   * The state's exact version (opaque; '' for none). Every step names the version it builds on,
+   * so a step applies only if nothing changed the batch since (compare-and-set).
+   */
+  version: string;
 }
 
 export interface Step {
-  /** The checkpoint's `next` this step starts from (0 for a batch without a saved state). */
-  expectedNext: number;
+  /** The version this step builds on: from `begin`, or the previous applied step. */
+  after: string;
   outcomes: StepOutcomes;
   /** The batch's state after this step: a checkpoint, or done. */
   state: BatchCheckpoint | 'done';
@@ -53,15 +58,19 @@ export interface Step {
 }
 
 export type StepResult =
-  | { kind: 'applied'; cancelled: boolean }
-  /** Another run of the batch got further: this one must stop (the state says where it is). */
+  | { kind: 'applied'; cancelled: boolean; version: string }
+  /** Another run claimed or moved the batch since: this one must stop (the state says where it is). */
   | { kind: 'moved-on'; cancelled: boolean; state: BatchState }
   | { kind: 'no-record' };
 
 /** The ledger as a deliver job sees it. */
 export interface DeliveryLedger {
-  begin(ref: BatchRef): Promise<BatchStart>;
-  /** Records one step exactly once (compare-and-set on the batch's `next`). */
+  /**
+   * Where a batch stands, claimed for the run `run`: from now on a step of any earlier run of
+   * the same batch (a stalled job's first worker, still alive) no longer applies.
+   */
+  begin(ref: BatchRef, run: string): Promise<BatchStart>;
+  /** Records one step exactly once (compare-and-set on the batch's version). */
   record(ref: BatchRef, step: Step): Promise<StepResult>;
   /** Marks the batch done and adds the job that takes its retry tokens over, in one step. */
   handOver(ref: BatchRef, retry: RetryJob): Promise<void>;

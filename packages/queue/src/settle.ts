@@ -1,6 +1,14 @@
-import { type DeliverJobData, type FanoutJobData, jobNames, localReasons } from '@pushfleet/core';
+import {
+  type DeliverJobData,
+  deliverBatchSize,
+  deliverJobId,
+  type FanoutJobData,
+  fanoutJobId,
+  jobNames,
+  localReasons,
+} from '@pushfleet/core';
 import type { Ledger } from '@pushfleet/store';
-import type { Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 
 /** BullMQ's message for a job that stalled more often than `maxStalledCount`. */
 const stalledOut = /stalled more than allowable limit/i;
@@ -53,26 +61,52 @@ export function settleFailedJob(ledger: Ledger, job: Job<DeliverJobData | Fanout
 }
 
 /**
- * After a cancel: jobs still waiting (for their sendAt, a pace, or a free worker) are removed and
- * their tokens end `cancelled` at once. A job a worker already runs is left to it (it sees the
- * cancel at its next step). Returns the tokens settled.
+ * After a cancel (and again on a repeated cancel): what will not be sent ends `cancelled` now,
+ * instead of when its job would have run (a sendAt days ahead, a paced fan-out).
+ * - A waiting fan-out job is removed, then its unexpanded audience settled; a fan-out job gone
+ *   while the fan-out is unfinished (a cancel that stopped in between) is settled too: no worker
+ *   can run it any more. One a worker runs sees the cancel at its next page.
+ * - A notification's waiting batches are settled first (a compare-and-set on the batch's state,
+ *   which fails if a worker claimed the batch meanwhile), then removed: a batch is never counted
+ *   cancelled while a worker sends it, and a cancel stopped in between leaves a job that ends at
+ *   once when it runs. Campaign batches see the cancel when they run.
+ * Idempotent; returns the tokens settled.
  */
-export async function cancelWaitingJobs(
+export async function settleCancelled(
   ledger: Ledger,
-  jobs: (Job<DeliverJobData | FanoutJobData> | undefined)[],
+  queue: Queue<DeliverJobData | FanoutJobData>,
+  app: string,
+  id: string,
   now = Date.now(),
 ): Promise<number> {
+  const record = await ledger.fanout.state(app, id);
+  if (!record.exists) return 0;
   let settled = 0;
-  for (const job of jobs) {
-    if (!job) continue;
-    const state = await job.getState();
-    if (state !== 'delayed' && state !== 'waiting' && state !== 'prioritized') continue;
-    // remove() refuses a job a worker has just locked: that worker settles it instead.
-    const removed = await job.remove().then(
-      () => true,
-      () => false,
-    );
-    if (removed) settled += await settleJob(ledger, job, 'cancelled', localReasons.cancelled, now);
+  if (record.hasFanout) {
+    const job = await queue.getJob(fanoutJobId(id));
+    if (job ? await removeIfWaiting(job) : !record.done) {
+      const total = record.phase === 'fanout' ? await ledger.fanout.audienceLength(app, id) : 0;
+      if (await ledger.fanout.finish(app, id, total, now)) settled += Math.max(0, total - record.queued);
+    }
+  }
+  if (record.kind !== 'notification') return settled;
+  const batches = Math.ceil((record.hasFanout ? record.queued : record.accepted) / deliverBatchSize);
+  for (let n = 0; n < batches; n++) {
+    const job = await queue.getJob(deliverJobId(id, n, 0));
+    if (!job || !waitingStates.has(await job.getState())) continue;
+    settled += await settleJob(ledger, job, 'cancelled', localReasons.cancelled, now);
+    await job.remove().catch(() => undefined);
   }
   return settled;
+}
+
+const waitingStates = new Set(['delayed', 'waiting', 'prioritized']);
+
+async function removeIfWaiting(job: Job): Promise<boolean> {
+  if (!waitingStates.has(await job.getState())) return false;
+  // remove() refuses a job a worker has just locked: that worker sees the cancel itself.
+  return job.remove().then(
+    () => true,
+    () => false,
+  );
 }

@@ -27,9 +27,10 @@ export class SimulatedCrash extends Error {
 const batchKey = (ref: BatchRef) => `${ref.notificationId}/${ref.batchNo}.${ref.attempt}`;
 
 /**
- * The delivery ledger in memory, with the same contract as the Redis one (lua/record-step.lua):
- * a step applies only if the batch is where the run expects (compare-and-set on `next`), a run's
- * own write sent twice is recognised, a missing record is never written. For unit tests of the
+ * The delivery ledger in memory, with the same contract as the Redis one (lua/begin-batch.lua,
+ * lua/record-step.lua): a run claims the batch, a step applies only if the batch's state is still
+ * the version it builds on (compare-and-set), a run's own write sent twice is recognised, a
+ * missing record is never written. For unit tests of the
  * job processors, including crash points between every ledger call.
  */
 export class FakeLedger implements DeliveryLedger {
@@ -76,12 +77,21 @@ export class FakeLedger implements DeliveryLedger {
     return { kind: 'progress', checkpoint: JSON.parse(raw) as BatchCheckpoint };
   }
 
-  begin(ref: BatchRef): Promise<BatchStart> {
-    return this.call(() => ({
-      exists: this.counts.has(ref.notificationId),
-      cancelled: this.cancelled.has(ref.notificationId),
-      state: this.state(ref),
-    }));
+  begin(ref: BatchRef, run: string): Promise<BatchStart> {
+    return this.call(() => {
+      const exists = this.counts.has(ref.notificationId);
+      const state = this.state(ref);
+      if (exists && run !== '' && state.kind !== 'done') {
+        const cp = state.kind === 'progress' ? state.checkpoint : { next: 0, retry: [], retryReason: '' };
+        this.batches.set(batchKey(ref), JSON.stringify({ ...cp, run }));
+      }
+      return {
+        exists,
+        cancelled: this.cancelled.has(ref.notificationId),
+        state: this.state(ref),
+        version: this.batches.get(batchKey(ref)) ?? '',
+      };
+    });
   }
 
   record(ref: BatchRef, step: Step): Promise<StepResult> {
@@ -91,11 +101,9 @@ export class FakeLedger implements DeliveryLedger {
       const cancelled = this.cancelled.has(ref.notificationId);
       const current = this.batches.get(batchKey(ref));
       const next = step.state === 'done' ? 'done' : JSON.stringify(step.state);
-      const state = this.state(ref);
-      const currentNext = state.kind === 'done' ? -1 : state.kind === 'progress' ? state.checkpoint.next : 0;
-      if (currentNext !== step.expectedNext) {
-        if (current === next) return { kind: 'applied', cancelled };
-        return { kind: 'moved-on', cancelled, state };
+      if ((current ?? '') !== step.after) {
+        if (current === next) return { kind: 'applied', cancelled, version: next };
+        return { kind: 'moved-on', cancelled, state: this.state(ref) };
       }
       const byOutcome = countByOutcome(step.outcomes);
       for (const outcome of Object.keys(byOutcome) as Outcome[]) counts[outcome] += byOutcome[outcome];
@@ -115,7 +123,7 @@ export class FakeLedger implements DeliveryLedger {
         this.invalidated.push({ notificationId: ref.notificationId, token: t.token, reason: t.reason });
       }
       this.batches.set(batchKey(ref), next);
-      return { kind: 'applied', cancelled };
+      return { kind: 'applied', cancelled, version: next };
     });
   }
 

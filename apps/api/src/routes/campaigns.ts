@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { fanoutJobId, isValidDeviceToken, PushfleetError, validateCampaignSpec } from '@pushfleet/core';
-import { cancelWaitingJobs } from '@pushfleet/queue';
+import { isValidDeviceToken, PushfleetError, validateCampaignSpec } from '@pushfleet/core';
+import { settleCancelled } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 import { type Line, parseJsonLine, readLines } from '../line-stream.ts';
@@ -173,11 +173,10 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
       await read(app, id);
       const result = await ctx.ledger.records.cancel(app, id, ctx.now());
       if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED');
-      // A scheduled or parked fan-out is removed and its audience ends cancelled now; one a worker
-      // runs sees the cancel at its next page. Batches already added end cancelled when they run.
-      if (result === 'cancelled') {
-        const job = await ctx.producer.queues.queue(app).getJob(fanoutJobId(id));
-        await cancelWaitingJobs(ctx.ledger, [job], ctx.now());
+      // A scheduled or parked fan-out's audience ends cancelled now; also on a repeated cancel,
+      // so one that stopped half-way is finished by the next.
+      if (result !== 'not-found') {
+        await settleCancelled(ctx.ledger, ctx.producer.queues.queue(app), app, id, ctx.now());
       }
       return reply.status(202).send(await read(app, id));
     },

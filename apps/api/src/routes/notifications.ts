@@ -1,11 +1,5 @@
-import {
-  deliverBatchSize,
-  deliverJobId,
-  fanoutJobId,
-  PushfleetError,
-  validateSendRequest,
-} from '@pushfleet/core';
-import { cancelWaitingJobs } from '@pushfleet/queue';
+import { PushfleetError, validateSendRequest } from '@pushfleet/core';
+import { settleCancelled } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 
@@ -77,20 +71,12 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
     { config: { permission: 'send' } },
     async (request, reply) => {
       const { app, id } = request.params;
-      const status = await read(app, id);
+      await read(app, id);
       const result = await ctx.ledger.records.cancel(app, id, ctx.now());
       if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED', 'already finished');
-      if (result === 'cancelled') {
-        // Batches waiting (for their sendAt, or a worker) end cancelled now, not when they would run.
-        const queue = ctx.producer.queues.queue(app);
-        const ids = [fanoutJobId(id)];
-        for (let n = 0; n < Math.ceil(status.accepted / deliverBatchSize); n++)
-          ids.push(deliverJobId(id, n, 0));
-        await cancelWaitingJobs(
-          ctx.ledger,
-          await Promise.all(ids.map((jobId) => queue.getJob(jobId))),
-          ctx.now(),
-        );
+      // Also on a repeated cancel: one that stopped half-way is finished by the next.
+      if (result !== 'not-found') {
+        await settleCancelled(ctx.ledger, ctx.producer.queues.queue(app), app, id, ctx.now());
       }
       return reply.status(202).send(await read(app, id));
     },

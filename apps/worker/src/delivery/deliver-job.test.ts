@@ -205,14 +205,16 @@ test('refused credentials pause the app × environment and park the rest of the 
   assert.deepEqual([saved.next, saved.retry], [100, [token(0)]], 'the refused token waits in the checkpoint');
 });
 
-test('two runs of one batch: the one that falls behind steps back instead of sending on', async () => {
+test('two runs of one batch: the one another run took the batch from steps back', async () => {
   const ledger = new FakeLedger();
   ledger.accept('n1', 300);
   const transport = new FakeTransport((t) => {
-    // While this run sends its first slice, another run records that slice first.
-    if (t === token(0)) {
-      ledger.batches.set('n1/0.0', JSON.stringify({ next: 100, retry: [], retryReason: '', run: 'other' }));
-    }
+    // While this run sends its first slice, the job is resumed elsewhere: a new run claims it.
+    if (t === token(0))
+      void ledger.begin(
+        { app: 'shop', environment: 'production', notificationId: 'n1', batchNo: 0, attempt: 0 },
+        'other',
+      );
     return accepted;
   });
   await assert.rejects(processDeliverJob(job({ tokens: tokens(300) }), deps(ledger, transport)), Postponed);

@@ -84,26 +84,33 @@ export async function processDeliverJob(
     );
   }
 
-  const start = await deps.ledger.begin(ref);
+  const run = deps.newRunId();
+  const start = await deps.ledger.begin(ref, run);
   if (!start.exists) {
     // Never accepted (its transaction did not commit) or long expired: nobody counts on it.
     log.error({ batchNo: data.batchNo }, 'deliver job without a ledger record: not sent');
     return 'no-record';
   }
   if (start.state.kind === 'done') return 'already-done';
-  const run = deps.newRunId();
   let cp: BatchCheckpoint = start.state.kind === 'progress' ? start.state.checkpoint : firstCheckpoint(run);
+  // Each step builds on the last version this run saw: a run that another run has taken the
+  // batch from fails its next step instead of counting.
+  let version = start.version;
 
-  const record = (outcomes: StepOutcomes, state: BatchCheckpoint | 'done') =>
-    deps.ledger.record(ref, { expectedNext: cp.next, outcomes, state, now: deps.now() });
+  const record = async (outcomes: StepOutcomes, state: BatchCheckpoint | 'done') => {
+    const result = await deps.ledger.record(ref, { after: version, outcomes, state, now: deps.now() });
+    if (result.kind === 'applied') version = result.version;
+    return result;
+  };
   const movedOn = async (result: StepResult): Promise<DeliverRun> => {
     if (result.kind === 'no-record') {
       log.error({ batchNo: data.batchNo }, 'ledger record gone mid-batch');
       return 'no-record';
     }
     if (result.kind === 'moved-on' && result.state.kind === 'done') return 'moved-on';
-    // Another run of this batch is ahead: let it go on, look again later.
-    log.warn({ batchNo: data.batchNo }, 'another run of this batch moved on; this one steps back');
+    // Another run took this batch over (a stalled job resumed elsewhere): let it go on; if this
+    // run still held the job, it comes back later and carries on from the ledger's state.
+    log.warn({ batchNo: data.batchNo }, 'another run of this batch took over; this one steps back');
     return job.postpone(deps.now() + deps.recheckMs);
   };
   // Whatever the batch has not settled ends with one outcome (cancel, expiry).

@@ -19,7 +19,9 @@ import { appSpace, batchField, ledgerKeys } from './keys.ts';
 export function parseBatchState(raw: string | null | false | undefined): BatchState {
   if (!raw) return { kind: 'new' };
   if (raw === batchDone) return { kind: 'done' };
-  return { kind: 'progress', checkpoint: JSON.parse(raw) as BatchCheckpoint };
+  const cp = JSON.parse(raw) as BatchCheckpoint;
+  // Lua's cjson writes an empty list as `{}`.
+  return { kind: 'progress', checkpoint: { ...cp, retry: Array.isArray(cp.retry) ? cp.retry : [] } };
 }
 
 /** One report entry: `<outcome>\t<reason>\t<ms>\t<token>,<token>,…`. */
@@ -47,15 +49,21 @@ export class BatchLedger {
     };
   }
 
-  async begin(ref: BatchRef): Promise<BatchStart> {
+  /** Where a batch stands, claimed for `run` (see lua/begin-batch.lua); '' only looks. */
+  async begin(ref: BatchRef, run: string): Promise<BatchStart> {
     const k = this.keys(ref);
     const [exists, cancelled, state] = (await runScript(
       this.redis,
       'begin-batch',
       [k.record, k.batches],
-      [batchField(ref.batchNo, ref.attempt)],
+      [batchField(ref.batchNo, ref.attempt), run],
     )) as [number, number, string | null];
-    return { exists: exists === 1, cancelled: cancelled === 1, state: parseBatchState(state) };
+    return {
+      exists: exists === 1,
+      cancelled: cancelled === 1,
+      state: parseBatchState(state),
+      version: state ?? '',
+    };
   }
 
   async record(ref: BatchRef, step: Step): Promise<StepResult> {
@@ -70,14 +78,15 @@ export class BatchLedger {
     }
     const entries = outcomes.ended.map((g) => reportEntry(g.outcome, g.reason, step.now, g.tokens));
     const dead = outcomes.invalidated.flatMap((t) => [t.token, t.reason, String(t.timestamp)]);
+    const next = step.state === 'done' ? batchDone : JSON.stringify(step.state);
     const [code, cancelled, current] = (await runScript(
       this.redis,
       'record-step',
       [k.record, k.batches, k.report, storeKeys.feedbackStream(this.prefix)],
       [
         batchField(ref.batchNo, ref.attempt),
-        step.expectedNext,
-        step.state === 'done' ? batchDone : JSON.stringify(step.state),
+        step.after,
+        next,
         step.now,
         this.retentionSeconds,
         ref.app,
@@ -91,7 +100,7 @@ export class BatchLedger {
     )) as [number, number, string | null];
     if (code === -1) return { kind: 'no-record' };
     if (code === 0) return { kind: 'moved-on', cancelled: cancelled === 1, state: parseBatchState(current) };
-    return { kind: 'applied', cancelled: cancelled === 1 };
+    return { kind: 'applied', cancelled: cancelled === 1, version: next };
   }
 
   /** Marks a batch done inside the caller's transaction (with the retry job that takes its tokens over). */
@@ -112,7 +121,8 @@ export class BatchLedger {
     now = Date.now(),
   ): Promise<number> {
     for (let tries = 0; tries < 5; tries++) {
-      const start = await this.begin(ref);
+      // Only a look: a run of the batch that claims it meanwhile makes this settle step fail.
+      const start = await this.begin(ref, '');
       if (!start.exists || start.state.kind === 'done') return 0;
       const cp = start.state.kind === 'progress' ? start.state.checkpoint : firstCheckpoint('');
       const rest = unsettledTokens(tokens, cp);
@@ -121,7 +131,7 @@ export class BatchLedger {
         ended: rest.length > 0 ? [{ outcome, reason, tokens: rest }] : [],
         invalidated: [],
       };
-      const result = await this.record(ref, { expectedNext: cp.next, outcomes, state: 'done', now });
+      const result = await this.record(ref, { after: start.version, outcomes, state: 'done', now });
       if (result.kind === 'applied') return countByOutcome(outcomes)[outcome];
       if (result.kind === 'no-record') return 0;
     }

@@ -1,4 +1,4 @@
-import { localReasons } from '@pushfleet/core';
+import { type Environment, localReasons } from '@pushfleet/core';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { runScript, stageScript } from '../scripts.ts';
 import { recordFields as F, reasonField } from './fields.ts';
@@ -7,6 +7,11 @@ import { appSpace, ledgerKeys } from './keys.ts';
 /** Where a fan-out stands, as the ledger has it (the cursor moves with the batches it added). */
 export interface FanoutState {
   exists: boolean;
+  kind: 'notification' | 'campaign';
+  environment: Environment;
+  accepted: number;
+  /** Whether the record's tokens are expanded by a fan-out (campaigns, very large notifications). */
+  hasFanout: boolean;
   cancelled: boolean;
   done: boolean;
   phase: 'materialise' | 'fanout';
@@ -42,17 +47,24 @@ export class FanoutLedger {
   }
 
   async state(app: string, id: string): Promise<FanoutState> {
-    const [kind, cancelledAt, fanoutDone, phase, queued, rateStartedAt] = await this.redis.hmget(
-      this.keys(app, id).record,
-      F.kind,
-      F.cancelledAt,
-      F.fanoutDone,
-      F.phase,
-      F.queued,
-      F.rateStartedAt,
-    );
+    const [kind, environment, accepted, cancelledAt, fanoutDone, phase, queued, rateStartedAt] =
+      await this.redis.hmget(
+        this.keys(app, id).record,
+        F.kind,
+        F.environment,
+        F.accepted,
+        F.cancelledAt,
+        F.fanoutDone,
+        F.phase,
+        F.queued,
+        F.rateStartedAt,
+      );
     return {
       exists: kind !== null,
+      kind: kind === 'campaign' ? 'campaign' : 'notification',
+      environment: (environment ?? 'production') as Environment,
+      accepted: Number(accepted ?? 0),
+      hasFanout: fanoutDone !== null,
       cancelled: cancelledAt !== null,
       done: fanoutDone === '1',
       phase: phase === 'materialise' ? 'materialise' : 'fanout',

@@ -1,25 +1,18 @@
 -- Records one step of a batch, exactly once: its outcome counters, its report entries, its
 -- feedback events and the batch's new state, all or nothing. The step applies only if the
--- batch's saved state is where this run expects it (compare-and-set on `next`), so a step sent
--- twice, or by two runs of the same job, counts once.
+-- batch's state is still exactly the version the step builds on (compare-and-set), so a step
+-- sent twice, or by a run another run has taken the batch from, counts once or not at all.
 --
 -- KEYS: record, batches, report, feedback stream
--- ARGV: batch field, expected next, new state, now (ms), retention (s), app, environment,
---       counter pair count, (field, increment)…, report entry count, entry…,
+-- ARGV: batch field, expected state ('' for none), new state, now (ms), retention (s), app,
+--       environment, counter pair count, (field, increment)…, report entry count, entry…,
 --       (token, reason, timestamp)… of dead tokens
 -- Returns {code, cancelled, current state}: code 1 applied, 2 this very state was already
 -- written (a command sent twice), 0 the batch moved on (current state returned), -1 no record.
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 local cancelled = redis.call('HEXISTS', KEYS[1], F.cancelledAt)
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, cancelled, current} end
-
-local currentNext = 0
-if current == BATCH_DONE then
-  currentNext = -1
-elseif current then
-  currentNext = cjson.decode(current).next
-end
-if currentNext ~= tonumber(ARGV[2]) then
+if (current or '') ~= ARGV[2] then
   if current == ARGV[3] then return {2, cancelled, false} end
   return {0, cancelled, current}
 end
