@@ -49,7 +49,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     producer,
     ledger,
     registry: new DeviceRegistry(redis, prefix),
-    idempotency: new IdempotencyStore(redis, prefix, { ttlSeconds: config.api.idempotencyTtlSeconds }),
+    idempotency: new IdempotencyStore(redis, prefix, {
+      ttlSeconds: config.api.idempotencyTtlSeconds,
+      leaseMs: config.api.idempotencyLeaseMs,
+    }),
     metrics: deps.metrics,
     now: deps.now ?? Date.now,
   };

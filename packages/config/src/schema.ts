@@ -259,6 +259,11 @@ export const configSchema = z
           .strict()
           .prefault({}),
         idempotencyTtlSeconds: z.number().int().min(60).default(86_400),
+        /**
+         * A request holds its Idempotency-Key this long (a long upload keeps extending it); a
+         * retry while it holds it gets 409, a retry after a request that died re-runs it.
+         */
+        idempotencyLeaseMs: z.number().int().min(100).default(30_000),
         /** Upper bound of one uploaded campaign audience (lines). */
         maxCampaignTokens: z.number().int().min(1).default(20_000_000),
         /** Tokens a single notification may resolve from user ids / tags before it must be a campaign. */
