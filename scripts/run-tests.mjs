@@ -2,12 +2,39 @@
 // One test runner for every workspace: node:test, TypeScript loaded through tsx.
 // Unit tests live beside the code (*.test.ts); integration tests under each workspace's tests/
 // and the root tests/. Pass file paths or substrings to run a subset.
+//
+//   node scripts/run-tests.mjs [--quick] [--list] [filter …]
+//
+// --quick: the development loop (`npm run test:quick`): every unit test under packages/*/src and
+//          apps/*/src, plus the integration tests listed in `quickIntegration`, which finish in
+//          seconds. Fleets of processes, HA and Redis failover, ops tooling, interop with other
+//          HTTP/2 servers and the CLI's processes run only in the full suite (`npm test`).
+// --list:  print the selected files instead of running them.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const skipDirs = new Set(['node_modules', 'dist', '.git', '.tools', 'coverage']);
+
+const isUnit = (file) => /^(packages|apps)\/[^/]+\/src\//.test(file);
+/**
+ * Fast integration tests for --quick (a few seconds each): the API and the simulator in process,
+ * the SDK, packaging, the transport's main suites against the simulator, one end-to-end delivery.
+ * Fuzz tests (`*fuzz*`), the pool, credential-failure and hostile-peer suites of the transport
+ * are left to the full run.
+ */
+const quickIntegration = [
+  'packages/client/tests/',
+  'apps/api/tests/',
+  'apps/apns-sim/tests/',
+  'tests/packaging/',
+  'tests/transport/http2-transport.test.ts',
+  'tests/transport/lean-client.test.ts',
+  'tests/e2e-delivery.test.ts',
+];
+const inQuick = (file) =>
+  !/fuzz/.test(file) && (isUnit(file) || quickIntegration.some((entry) => file.startsWith(entry)));
 
 function collect(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -19,21 +46,39 @@ function collect(dir, out) {
   return out;
 }
 
-const filters = process.argv.slice(2);
-const files = ['packages', 'apps', 'tests', 'bench']
-  .flatMap((top) => {
-    try {
-      return collect(join(root, top), []);
-    } catch {
-      return [];
-    }
-  })
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const list = args.includes('--list');
+const filters = args.filter((a) => a !== '--quick' && a !== '--list');
+const all = ['packages', 'apps', 'tests', 'bench'].flatMap((top) => {
+  try {
+    return collect(join(root, top), []);
+  } catch {
+    return [];
+  }
+});
+
+if (quick) {
+  // A renamed or emptied entry must not shrink the quick path silently.
+  const stale = quickIntegration.filter((entry) => !all.some((file) => file.startsWith(entry)));
+  if (stale.length > 0) {
+    console.error(`run-tests --quick: no tests under ${stale.join(', ')}; update quickIntegration`);
+    process.exit(1);
+  }
+}
+
+const files = all
+  .filter((file) => !quick || inQuick(file))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
+}
+if (list) {
+  process.stdout.write(`${files.join('\n')}\n`);
+  process.exit(0);
 }
 
 const result = spawnSync(

@@ -285,7 +285,7 @@ function build(outDir) {
   const manifest = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
   const published = publishedManifest(manifest);
 
-  const program = ts.createProgram({ rootNames: [entry], options: compilerOptions });
+  const program = ts.createProgram({ rootNames: [entry], options: { ...compilerOptions, outDir } });
   const clientFiles = program.getSourceFiles().filter((f) => isClientFile(f.fileName));
   const diagnostics = clientFiles.flatMap((f) => [
     ...program.getSyntacticDiagnostics(f),
@@ -302,10 +302,8 @@ function build(outDir) {
     writeFileSync(path, text);
     written.push(rel);
   };
-  const options = { ...compilerOptions, outDir };
-  const emitProgram = ts.createProgram({ rootNames: [entry], options, oldProgram: program });
   for (const file of clientFiles) {
-    const result = emitProgram.emit(emitProgram.getSourceFile(file.fileName), writeFile, undefined, false, {
+    const result = program.emit(file, writeFile, undefined, false, {
       afterDeclarations: [rewriteDeclarationSpecifiers],
     });
     if (result.emitSkipped) fail(`emit skipped for ${file.fileName}`);
