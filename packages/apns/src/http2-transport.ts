@@ -4,7 +4,7 @@ import { type LoadedCredentials, loadCredentials } from './credentials.ts';
 import { LeanConnection } from './h2/lean-connection.ts';
 import { JwtSigner } from './jwt-signer.ts';
 import { NodeHttp2Connection } from './node-http2-connection.ts';
-import { ConnectionPool, type NoSlot } from './pool.ts';
+import { ConnectionPool, type NoSlot, type PoolConnectionEvents } from './pool.ts';
 import {
   apnsHosts,
   type PushTransport,
@@ -88,7 +88,7 @@ export class Http2Transport implements PushTransport {
   private connect(
     origin: string,
     loaded: LoadedCredentials,
-    poolEvents: Parameters<ConstructorParameters<typeof ConnectionPool>[0]['open']>[0],
+    poolEvents: PoolConnectionEvents,
   ): ApnsStreamConnection {
     const { signingKey } = loaded;
     const options: ConnectionOptions = {

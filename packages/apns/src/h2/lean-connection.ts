@@ -8,8 +8,6 @@ import {
   type ConnectionOptions,
   errorText,
   isCertificateRefusal,
-  maxErrorBodyBytes,
-  rejectionResult,
   type StreamResult,
   timedOut,
 } from '../connection.ts';
@@ -23,17 +21,18 @@ import {
   FrameType,
   frame,
   goawayFrame,
-  maxWindow,
   rstStreamFrame,
   Setting,
   settingsFrame,
   unpad,
   windowUpdateFrame,
 } from './frames.ts';
+import { type HeaderBlock, HeaderBlockAssembler } from './header-block.ts';
 import { HpackDecoder, HpackError } from './hpack.ts';
 import { LeanStream } from './lean-stream.ts';
+import { Outbox } from './outbox.ts';
 import { RequestEncoder } from './request-encoder.ts';
-import { checkTrailers, parseResponseHead } from './response-headers.ts';
+import { SendFlow } from './send-flow.ts';
 
 /**
  * Our connection-level receive window. APNs answers are a few headers and at most a short JSON
@@ -43,16 +42,6 @@ import { checkTrailers, parseResponseHead } from './response-headers.ts';
  */
 const connectionReceiveWindow = 1 << 20;
 const pingTimeoutMs = 10_000;
-/** APNs answers with a few short headers; a larger block, or one cut in many frames, is an attack or a bug. */
-const maxHeaderBlock = 64 * 1024;
-const maxHeaderFrames = 32;
-/**
- * Answers (PING and SETTINGS ACKs) we may owe a peer that stops reading: beyond this the peer is
- * flooding us, and the connection ends instead of queueing answers without bound.
- */
-const maxControlBacklog = 256 * 1024;
-/** Bytes queued for a peer that does not read; above this the connection is given up. */
-const maxWriteBacklog = 16 * 1024 * 1024;
 
 const protocolError = (message: string) => new ConnectionError(ErrorCode.protocolError, message);
 
@@ -75,11 +64,9 @@ export class LeanConnection implements ApnsStreamConnection {
   private readonly decoder = new HpackDecoder();
   private readonly reader: FrameReader;
   private readonly encoder: RequestEncoder;
-  private outbox: Buffer[] = [];
-  private outboxBytes = 0;
-  private flushScheduled = false;
-  /** Set once TLS is up and the preface is queued: nothing is written before. */
-  private secure = false;
+  private readonly outbox: Outbox;
+  private readonly flow: SendFlow;
+  private readonly headerBlocks = new HeaderBlockAssembler();
   private nextStreamId = 1;
   /** The last stream id handed to the socket: later ones never left this process. */
   private highestWrittenId = 0;
@@ -87,9 +74,6 @@ export class LeanConnection implements ApnsStreamConnection {
   private dead = false;
   private serverLimit = 1;
   private settingsReceived = false;
-  private peerInitialWindow = 65_535;
-  private connectionSendWindow = 65_535;
-  private readonly blocked: LeanStream[] = [];
   /** DATA bytes received since our last connection WINDOW_UPDATE. */
   private received = 0;
   private goawayLastStreamId = Number.POSITIVE_INFINITY;
@@ -101,13 +85,6 @@ export class LeanConnection implements ApnsStreamConnection {
   private readonly socketClosed: Promise<void>;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly closeDetail: CloseDetail = {};
-  /** A header block spread over CONTINUATION frames: its stream, fragments, and END_STREAM. */
-  private headerStream = 0;
-  private headerFragments: Buffer[] = [];
-  private headerEndsStream = false;
-  private headerBytes = 0;
-  private headerFrames = 0;
-
   constructor(private readonly options: ConnectionOptions) {
     const url = new URL(options.origin);
     const port = Number(url.port || 443);
@@ -122,18 +99,30 @@ export class LeanConnection implements ApnsStreamConnection {
       ALPNProtocols: ['h2'],
     });
     this.socket.setNoDelay(true);
+    this.outbox = new Outbox(
+      this.socket,
+      () => {
+        this.highestWrittenId = this.nextStreamId - 2;
+      },
+      () => {
+        // A peer that stopped reading: nothing more can reach it, and our buffer would only grow.
+        this.dead = true;
+        this.markClosed('the server stopped reading');
+        this.socket.destroy();
+      },
+    );
+    this.flow = new SendFlow(
+      (buf) => this.write(buf),
+      (stream) => this.streams.has(stream.id),
+    );
     this.socket.once('secureConnect', () => {
       if (this.socket.alpnProtocol !== 'h2') return this.fail('server did not negotiate h2');
       // The preface goes first; requests made while the handshake ran follow it.
-      const preface = [
+      this.outbox.start([
         clientPreface,
         settingsFrame([[Setting.enablePush, 0]]),
         windowUpdateFrame(0, connectionReceiveWindow - 65_535),
-      ];
-      this.outbox.unshift(...preface);
-      this.outboxBytes += preface.reduce((n, b) => n + b.length, 0);
-      this.secure = true;
-      this.flush();
+      ]);
     });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => {
@@ -212,80 +201,28 @@ export class LeanConnection implements ApnsStreamConnection {
       done,
       Date.now() + this.options.requestTimeoutMs,
       started,
-      this.peerInitialWindow,
+      this.flow.initialWindow,
     );
     this.streams.set(id, stream);
     const body = bodyOf(prepared);
     // The common case: HEADERS and the whole DATA frame in one buffer.
-    const whole = body.length <= Math.min(stream.sendWindow, this.connectionSendWindow);
+    const whole = this.flow.fits(stream, body.length);
     this.write(this.encoder.encode(id, token, parts, whole ? body : undefined));
-    if (whole) {
-      stream.sendWindow -= body.length;
-      this.connectionSendWindow -= body.length;
-    } else {
+    if (whole) this.flow.consume(stream, body.length);
+    else {
       stream.unsent = body;
-      this.sendData(stream);
+      this.flow.send(stream);
     }
     // Stream ids are 31 bits: a connection that used them all drains, and the pool opens another.
     if (this.nextStreamId > 0x7fffffff) this.markClosed('stream ids exhausted');
   }
 
-  /** Sends as much of the stream's payload as both flow-control windows allow; the rest waits. */
-  private sendData(stream: LeanStream): void {
-    const body = stream.unsent!;
-    const size = Math.min(body.length, stream.sendWindow, this.connectionSendWindow);
-    if (size < body.length && size <= 0) {
-      this.blocked.push(stream);
-      return;
-    }
-    const last = size === body.length;
-    this.write(frame(FrameType.data, last ? Flag.endStream : 0, stream.id, body.subarray(0, size)));
-    stream.sendWindow -= size;
-    this.connectionSendWindow -= size;
-    stream.unsent = last ? undefined : body.subarray(size);
-    if (!last) this.blocked.push(stream);
-  }
-
-  private unblock(): void {
-    const waiting = this.blocked.splice(0);
-    for (const stream of waiting) if (this.streams.has(stream.id) && stream.unsent) this.sendData(stream);
-  }
-
   private write(buf: Buffer): void {
-    this.outbox.push(buf);
-    this.outboxBytes += buf.length;
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Every frame produced in this tick goes out in one TLS write.
-    process.nextTick(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (!this.secure || this.outbox.length === 0) return;
-    const out = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
-    this.outbox = [];
-    this.outboxBytes = 0;
-    if (!this.socket.writable) return;
-    this.socket.write(out);
-    this.highestWrittenId = this.nextStreamId - 2;
-    if (this.socket.writableLength > maxWriteBacklog) {
-      // A peer that stopped reading: nothing more can reach it, and our buffer would only grow.
-      this.dead = true;
-      this.markClosed('the server stopped reading');
-      this.socket.destroy();
-    }
-  }
-
-  /** Answers we owe the peer (PING and SETTINGS ACKs) are bounded by what it actually reads. */
-  private owe(): void {
-    if (this.socket.writableLength + this.outboxBytes > maxControlBacklog) {
-      throw new ConnectionError(ErrorCode.enhanceYourCalm, 'control frames from a server that does not read');
-    }
+    this.outbox.write(buf);
   }
 
   private endSocket(): void {
-    this.flush();
+    this.outbox.flush();
     if (this.socket.writable) this.socket.end();
     // A peer that never closes its side does not keep the socket (and this object) alive.
     setTimeout(() => this.socket.destroy(), 5000).unref();
@@ -334,29 +271,21 @@ export class LeanConnection implements ApnsStreamConnection {
 
   private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
     checkFrame(type, id, payload.length);
-    if (this.headerStream !== 0 && type !== FrameType.continuation)
+    if (this.headerBlocks.streamId !== 0 && type !== FrameType.continuation) {
       throw protocolError('expected CONTINUATION');
+    }
     switch (type) {
-      case FrameType.headers:
+      case FrameType.headers: {
         if (this.isIdle(id)) throw protocolError(`HEADERS on idle stream ${id}`);
-        this.headerStream = id;
-        this.headerFragments = [Buffer.from(unpad(type, flags, payload))];
-        this.headerBytes = payload.length;
-        this.headerFrames = 1;
-        this.headerEndsStream = (flags & Flag.endStream) !== 0;
-        if (flags & Flag.endHeaders) this.onHeaderBlock();
+        const block = this.headerBlocks.headers(id, flags, payload);
+        if (block) this.onHeaderBlock(block);
         return;
-      case FrameType.continuation:
-        if (this.headerStream === 0 || id !== this.headerStream)
-          throw protocolError('unexpected CONTINUATION');
-        // Bytes and frames both: empty CONTINUATIONs cost memory too.
-        this.headerBytes += payload.length;
-        if (this.headerBytes > maxHeaderBlock) throw protocolError('header block over 64 KB');
-        if (++this.headerFrames > maxHeaderFrames)
-          throw protocolError(`header block in over ${maxHeaderFrames} frames`);
-        if (payload.length > 0) this.headerFragments.push(Buffer.from(payload));
-        if (flags & Flag.endHeaders) this.onHeaderBlock();
+      }
+      case FrameType.continuation: {
+        const block = this.headerBlocks.continuation(id, flags, payload);
+        if (block) this.onHeaderBlock(block);
         return;
+      }
       case FrameType.data:
         this.onDataFrame(flags, id, payload);
         return;
@@ -370,7 +299,7 @@ export class LeanConnection implements ApnsStreamConnection {
       case FrameType.ping:
         if (flags & Flag.ack) this.pingSentAt = 0;
         else {
-          this.owe();
+          this.outbox.owe();
           this.write(frame(FrameType.ping, Flag.ack, 0, Buffer.from(payload)));
         }
         return;
@@ -387,39 +316,23 @@ export class LeanConnection implements ApnsStreamConnection {
     }
   }
 
-  private onHeaderBlock(): void {
-    const id = this.headerStream;
-    const endStream = this.headerEndsStream;
-    this.headerStream = 0;
-    const block =
-      this.headerFragments.length === 1 ? this.headerFragments[0]! : Buffer.concat(this.headerFragments);
-    this.headerFragments = [];
+  private onHeaderBlock({ streamId: id, block, endStream }: HeaderBlock): void {
     // Decoded even for streams already closed: the HPACK table must see every block.
     const fields = this.decoder.decode(block);
     const stream = this.streams.get(id);
     if (!stream) return;
+    this.settleOnError(stream, () => stream.onHeaders(fields, endStream));
+    if (endStream) this.complete(stream);
+  }
+
+  /** A malformed answer fails its own stream at once; the connection error settles the others. */
+  private settleOnError(stream: LeanStream, run: () => void): void {
     try {
-      if (stream.status === 0) {
-        const head = parseResponseHead(fields);
-        if (head.status < 200) {
-          // Informational (1xx): the final response follows on the same stream.
-          if (head.status === 101 || endStream)
-            throw protocolError('malformed response: a 1xx that ends the stream');
-          return;
-        }
-        stream.status = head.status;
-        stream.apnsId = head.apnsId;
-        stream.retryAfter = head.retryAfter;
-      } else {
-        if (!endStream) throw protocolError('malformed response: trailers without END_STREAM');
-        checkTrailers(fields);
-      }
+      run();
     } catch (err) {
-      // This stream's answer is unusable; the connection error settles the others.
       this.finish(stream, { kind: 'failed', error: errorText(err) });
       throw err;
     }
-    if (endStream) this.complete(stream);
   }
 
   private onDataFrame(flags: number, id: number, payload: Buffer): void {
@@ -436,35 +349,19 @@ export class LeanConnection implements ApnsStreamConnection {
     const data = unpad(FrameType.data, flags, payload);
     const stream = this.streams.get(id);
     if (!stream) return; // a stream we already finished or reset
-    if (stream.status === 0) {
-      this.finish(stream, { kind: 'failed', error: 'malformed response: DATA before HEADERS' });
-      throw protocolError('malformed response: DATA before HEADERS');
-    }
-    if (stream.status !== 200 && data.length > 0) {
-      const room = maxErrorBodyBytes - stream.bodyBytes;
-      if (room > 0) {
-        const kept = data.length > room ? data.subarray(0, room) : data;
-        stream.body ??= [];
-        stream.body.push(Buffer.from(kept));
-        stream.bodyBytes += kept.length;
-      }
-      if (data.length > room && !(flags & Flag.endStream)) {
-        // Longer than any APNs error body: the status is the answer; stop the stream's flow.
-        this.resetStream(stream, ErrorCode.cancel);
-        this.complete(stream);
-        return;
-      }
-    }
-    if (flags & Flag.endStream) this.complete(stream);
+    let more = true;
+    this.settleOnError(stream, () => {
+      more = stream.onData(data);
+    });
+    if (!more && !(flags & Flag.endStream)) {
+      // Longer than any APNs error body: the status is the answer; stop the stream's flow.
+      this.resetStream(stream, ErrorCode.cancel);
+      this.complete(stream);
+    } else if (flags & Flag.endStream) this.complete(stream);
   }
 
   private complete(stream: LeanStream): void {
-    if (stream.status === 200) {
-      this.finish(stream, { kind: 'accepted', apnsId: stream.apnsId });
-      return;
-    }
-    const body = stream.body ? Buffer.concat(stream.body) : Buffer.alloc(0);
-    this.finish(stream, rejectionResult(stream.status, body, stream.retryAfter, this.options));
+    this.finish(stream, stream.result(this.options));
   }
 
   private onReset(id: number, code: number): void {
@@ -489,21 +386,12 @@ export class LeanConnection implements ApnsStreamConnection {
   private onWindowUpdate(id: number, increment: number): void {
     if (increment === 0) throw protocolError('WINDOW_UPDATE of 0');
     if (id === 0) {
-      if (this.connectionSendWindow + increment > maxWindow) {
-        throw new ConnectionError(ErrorCode.flowControlError, 'connection window over 2^31-1');
-      }
-      this.connectionSendWindow += increment;
-    } else {
-      if (this.isIdle(id)) throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
-      const stream = this.streams.get(id);
-      if (!stream) return;
-      // A stream error by the RFC; a server this broken gets a connection error (§5.4.1 allows it).
-      if (stream.sendWindow + increment > maxWindow) {
-        throw new ConnectionError(ErrorCode.flowControlError, `stream ${id} window over 2^31-1`);
-      }
-      stream.sendWindow += increment;
+      this.flow.update(undefined, increment);
+      return;
     }
-    if (this.blocked.length > 0) this.unblock();
+    if (this.isIdle(id)) throw protocolError(`WINDOW_UPDATE on idle stream ${id}`);
+    const stream = this.streams.get(id);
+    if (stream) this.flow.update(stream, increment);
   }
 
   private onSettings(payload: Buffer): void {
@@ -511,16 +399,9 @@ export class LeanConnection implements ApnsStreamConnection {
     if (settings.maxConcurrentStreams !== undefined) this.serverLimit = settings.maxConcurrentStreams;
     if (settings.headerTableSizeChanged) this.encoder.tableSizeChanged();
     if (settings.initialWindowSize !== undefined) {
-      const delta = settings.initialWindowSize - this.peerInitialWindow;
-      this.peerInitialWindow = settings.initialWindowSize;
-      for (const stream of this.streams.values()) {
-        if (stream.sendWindow + delta > maxWindow) {
-          throw new ConnectionError(ErrorCode.flowControlError, 'SETTINGS made a stream window over 2^31-1');
-        }
-        stream.sendWindow += delta;
-      }
+      this.flow.setInitialWindow(settings.initialWindowSize, this.streams.values());
     }
-    this.owe();
+    this.outbox.owe();
     this.write(frame(FrameType.settings, Flag.ack, 0));
     if (!this.settingsReceived) {
       this.settingsReceived = true;
@@ -528,7 +409,6 @@ export class LeanConnection implements ApnsStreamConnection {
       // Without SETTINGS_MAX_CONCURRENT_STREAMS the limit is unbounded (RFC 9113 §6.5.2).
       if (settings.maxConcurrentStreams === undefined) this.serverLimit = 1000;
     }
-    if (this.blocked.length > 0) this.unblock();
     if (this.capacity() > 0) this.options.onSlotFree?.(this);
   }
 
