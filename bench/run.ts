@@ -1,5 +1,7 @@
 // `npm run bench -- --scenario transport|e2e|latency|enqueue|all [--count N] [--json] [--quick]`
-// e2e: [--workers 1,2] [--sinks sim,nginx] [--worker-transport http2|node-http2|node-apn] [--profile DIR]
+// e2e: [--workers 1,2] [--sinks sim,nginx] [--worker-transport lean|node-http2|node-apn] [--profile DIR]
+// e2e --rtt MS: one worker at 0 ms and at MS, and the bare node-apn loop at MS, side by side
+// latency --rtt MS: single notifications at 500/s with every APNs answer MS late
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -7,6 +9,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@pushfleet/testkit';
 import { e2eScenario } from './scenarios/e2e.ts';
+import { e2eRttScenario } from './scenarios/e2e-rtt.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { transportScenario } from './scenarios/transport.ts';
 
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     sinks: { type: 'string' },
     'worker-transport': { type: 'string' },
+    rtt: { type: 'string' },
   },
 });
 const wants = (name: string) => values.scenario === name || values.scenario === 'all';
@@ -61,13 +65,17 @@ if (values.quick || wants('transport')) {
   }
 }
 
-if (values.quick || wants('e2e')) {
+const rttMs = values.rtt === undefined ? undefined : Number(values.rtt);
+
+if (!values.quick && rttMs !== undefined && wants('e2e')) {
+  report.e2eRtt = await e2eRttScenario(Number(values.count ?? 60_000), rttMs, log);
+} else if (values.quick || wants('e2e')) {
   const count = Number(values.count ?? (values.quick ? 50_000 : 1_000_000));
   const workers = values.quick ? [1] : values.workers.split(',').map(Number);
   report.e2e = await e2eScenario(count, workers, log, {
     ...(values.profile && { profileDir: values.profile }),
     ...(values['worker-transport'] && {
-      workerTransport: values['worker-transport'] as 'http2' | 'node-http2' | 'node-apn',
+      workerTransport: values['worker-transport'] as 'lean' | 'node-http2' | 'node-apn',
     }),
     ...(values.quick && { sinks: ['apns-sim fast'] }),
     ...(values.sinks && {
@@ -87,15 +95,15 @@ if (!values.quick && wants('enqueue')) {
 
 if (!values.quick && wants('latency')) {
   const seconds = Number(values.count ?? 30);
-  const result = await latencyScenario(500, seconds, log);
+  const result = await latencyScenario(500, seconds, log, 5, rttMs);
   report.latency = result;
   log(
-    `latency at ${result.rate}/s for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered); first ${result.warmupSeconds} s (warm-up): p99 ${result.warmup.p99} ms, max ${result.warmup.max} ms`,
+    `latency at ${result.rate}/s${rttMs ? ` with a ${rttMs} ms RTT` : ''} for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered); first ${result.warmupSeconds} s (warm-up): p99 ${result.warmup.p99} ms, max ${result.warmup.max} ms`,
   );
 }
 
 mkdirSync(`${repoRoot}/bench/results`, { recursive: true });
-const name = values.quick ? 'quick' : values.scenario;
+const name = values.quick ? 'quick' : `${values.scenario}${rttMs !== undefined ? `-rtt${rttMs}` : ''}`;
 writeFileSync(`${repoRoot}/bench/results/${name}-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
 if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
 process.exit(failed ? 1 : 0);

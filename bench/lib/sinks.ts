@@ -96,6 +96,27 @@ export async function simulatorSink(): Promise<Sink> {
 }
 
 /**
+ * The simulator as APNs behaves at a distance: validating (it authenticates the provider token,
+ * which the one-stream start needs), one stream per token connection until its first
+ * authenticated request (`--token-initial-streams 1`), and every answer `rttMs` late.
+ */
+export async function simulatorRttSink(
+  rttMs: number,
+  key: { keyId: string; teamId: string; publicKeyPem: string },
+): Promise<Sink> {
+  const sim = await startSimulatorProcess({ args: ['--token-initial-streams', '1'] });
+  await sim.control.addKey({ keyId: key.keyId, teamId: key.teamId, publicKeyPem: key.publicKeyPem });
+  if (rttMs > 0) await sim.control.addFault({ latencyMs: rttMs });
+  return {
+    name: `apns-sim ${rttMs} ms`,
+    port: sim.port,
+    caFile: sim.caFile,
+    pid: sim.process.pid!,
+    stop: async () => void (await sim.stop()),
+  };
+}
+
+/**
  * nghttpd (C, nghttp2) over TLS, serving an empty file at /3/device/<token> for each bench token:
  * a sink far cheaper than any Node server, so the client's own cost shows.
  */

@@ -56,9 +56,10 @@ async function queueCampaign(
   return { ids, bytesPerQueuedToken: (memoryAfter - memoryBefore) / count };
 }
 
-export type E2eSinkName = 'apns-sim fast' | 'nginx';
+/** `apns-sim`: the validating simulator (its flags from `simulatorArgs`), as the --rtt runs use it. */
+export type E2eSinkName = 'apns-sim fast' | 'apns-sim' | 'nginx';
 
-async function runFleet(workers: number, count: number, sinkName: E2eSinkName, options: E2eOptions) {
+export async function runFleet(workers: number, count: number, sinkName: E2eSinkName, options: E2eOptions) {
   const redisServer = await spawnRedisServer();
   const redis = new Redis(redisServer.url);
   const prefix = `bench-${randomUUID().slice(0, 8)}`;
@@ -68,16 +69,25 @@ async function runFleet(workers: number, count: number, sinkName: E2eSinkName, o
     redisUrl: redisServer.url,
     prefix,
     apps: [],
-    simulatorArgs: ['--mode', 'fast'],
+    simulatorArgs: options.simulatorArgs ?? ['--mode', 'fast'],
     config: {
-      worker: { concurrency: 8, ...(options.workerTransport && { transport: options.workerTransport }) },
-      ...(sink && {
-        apps: { demo: { endpoint: { host: '127.0.0.1', port: sink.port, caFile: sink.caFile } } },
-      }),
+      worker: {
+        // 8 jobs at once is plenty on loopback; `null` leaves the config default (a round trip
+        // needs jobs in flight: each sends its tokens in checkpoint-sized slices).
+        ...(options.workerConcurrency !== null && { concurrency: options.workerConcurrency ?? 8 }),
+        ...(options.workerTransport && { transport: options.workerTransport }),
+      },
+      apps: {
+        demo: {
+          ...(sink && { endpoint: { host: '127.0.0.1', port: sink.port, caFile: sink.caFile } }),
+          ...(options.connections !== undefined && { connections: options.connections }),
+        },
+      },
     },
     compiled: true,
   });
   try {
+    if (options.latencyMs) await stack.sim.control.addFault({ latencyMs: options.latencyMs });
     const queuedAt = Date.now();
     const { ids, bytesPerQueuedToken } = await queueCampaign(redis, prefix, stack.appId, 'sandbox', count);
     const queueSeconds = (Date.now() - queuedAt) / 1000;
@@ -167,10 +177,18 @@ async function runBare(count: number, sinkName: E2eSinkName) {
 export interface E2eOptions {
   /** Write a V8 CPU profile of each worker here. */
   profileDir?: string;
-  /** The workers' `worker.transport` (default: the config default, Pushfleet's own HTTP/2 client). */
-  workerTransport?: 'http2' | 'node-http2' | 'node-apn';
+  /** The workers' `worker.transport` (default: the config default, the lean client). */
+  workerTransport?: 'lean' | 'node-http2' | 'node-apn';
   /** Sinks to run against (default: the simulator, then nginx when installed). */
   sinks?: E2eSinkName[];
+  /** The stack's simulator flags (default `--mode fast`). */
+  simulatorArgs?: string[];
+  /** A latency fault on the simulator: every answer this late (a round trip to APNs). */
+  latencyMs?: number;
+  /** `worker.concurrency`: 8 by default here, `null` for the config default. */
+  workerConcurrency?: number | null;
+  /** `apps.demo.connections` (default: the config default, the self-sizing pool). */
+  connections?: number | { min: number; max: number };
 }
 
 export async function e2eScenario(
@@ -202,5 +220,5 @@ export async function e2eScenario(
     }
     runs.push({ sink, bare, fleets });
   }
-  return { count, workerTransport: options.workerTransport ?? 'http2', runs };
+  return { count, workerTransport: options.workerTransport ?? 'lean', runs };
 }

@@ -12,6 +12,10 @@ export interface LatencyPercentiles {
 
 export interface LatencyResult extends LatencyPercentiles {
   rate: number;
+  /** The round trip every APNs answer was held for (0: loopback). */
+  rttMs: number;
+  /** `worker.concurrency` (PF_BENCH_WORKER_CONCURRENCY), or the config default. */
+  workerConcurrency: number | 'default';
   seconds: number;
   sent: number;
   delivered: number;
@@ -62,6 +66,8 @@ export async function latencyScenario(
   seconds: number,
   log: (line: string) => void,
   warmupSeconds = 5,
+  /** Every APNs answer this late, with APNs' one-stream start (`--token-initial-streams 1`). */
+  rttMs?: number,
 ): Promise<LatencyResult> {
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
   const redis = await spawnRedisServer();
@@ -70,10 +76,12 @@ export async function latencyScenario(
     prefix: `bench-${randomUUID().slice(0, 8)}`,
     apps: ['api', 'worker'],
     compiled: true,
+    ...(rttMs !== undefined && { simulatorArgs: ['--token-initial-streams', '1'] }),
     ...(process.env.PF_BENCH_WORKER_CONCURRENCY && {
       config: { worker: { concurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY) } },
     }),
   });
+  if (rttMs) await stack.sim.control.addFault({ latencyMs: rttMs });
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
     const url = new URL(`${stack.apiUrl}/v1/apps/${stack.appId}/notifications`);
@@ -118,6 +126,8 @@ export async function latencyScenario(
     }
     return {
       rate,
+      rttMs: rttMs ?? 0,
+      workerConcurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY) || 'default',
       seconds,
       sent: total - warmupCount,
       delivered: latencies.length,
