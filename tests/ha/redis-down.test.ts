@@ -24,7 +24,7 @@ before(async () => {
   stack = await startStack({
     redisUrl: redis.url,
     prefix: `ha-${randomUUID().slice(0, 8)}`,
-    apps: ['api', 'worker'],
+    apps: ['api', 'worker', 'scheduler'],
     config: { redis: { commandTimeoutMs: 1000 } },
   });
 });
@@ -89,8 +89,11 @@ test('Redis down: the api answers 503 PF_ERR_REDIS_UNAVAILABLE fast, then recove
   // Nothing was half-accepted: the simulator saw only the notifications that got a 202.
   const summary = await stack.sim.control.deliveriesSummary();
   assert.equal(summary.deliveries, 5 + 3);
-  for (const proc of stack.processes.values())
+  for (const proc of stack.processes.values()) {
     assert.equal(proc.process.exitCode, null, `${proc.name} still running`);
+    // Logs stay JSON through the outage (no raw BullMQ or ioredis errors on stderr).
+    assert.deepEqual(proc.nonJsonLines(), [], `${proc.name} logged only JSON`);
+  }
   report('redis-down', {
     slowest503Ms: slowest,
     recoveryAfterRestartMs: recoveryMs,

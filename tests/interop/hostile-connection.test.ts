@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clients, sendAll } from './harness/check.ts';
-import {
-  type ClientBug,
-  clientBug,
-  leanIgnoresConnectionErrors,
-  noDeadlineForQueued,
-  nodeKeepsSessionAfterGoaway,
-} from './harness/client-bugs.ts';
+import { type ClientBug, clientBug, nodeKeepsSessionAfterGoaway } from './harness/client-bugs.ts';
 import {
   endScenario,
   okTokens,
@@ -27,11 +21,15 @@ import { createWorkdir, type Workdir } from './harness/workdir.ts';
 let work: Workdir | undefined;
 const skip = skipUnless('python3-h2 (for /usr/bin/python3)', pythonHas('h2'));
 
-/** Silent peers: every notification fails (nothing can deliver it), none waits for ever. */
-const silent: { mode: string; what: string; bug?: ClientBug }[] = [
-  { mode: 'no-settings', what: 'TLS with ALPN h2, then no SETTINGS ever', bug: noDeadlineForQueued },
-  { mode: 'zero-streams', what: 'SETTINGS_MAX_CONCURRENT_STREAMS 0, then silence', bug: noDeadlineForQueued },
-  { mode: 'no-alpn', what: 'TLS without ALPN h2, then silence', bug: noDeadlineForQueued },
+/**
+ * Silent peers: every notification fails (nothing can deliver it), none waits for ever. Against
+ * `zero-streams` one stream may go out before the server's SETTINGS arrive (a client may open one
+ * before it knows the limit, as APNs' one-stream start expects) and be answered.
+ */
+const silent: { mode: string; what: string; bug?: ClientBug; mayAnswer?: number }[] = [
+  { mode: 'no-settings', what: 'TLS with ALPN h2, then no SETTINGS ever' },
+  { mode: 'zero-streams', what: 'SETTINGS_MAX_CONCURRENT_STREAMS 0, then silence', mayAnswer: 1 },
+  { mode: 'no-alpn', what: 'TLS without ALPN h2, then silence' },
 ];
 
 /** Raw frames after the first answer (peers/h2_peer.py RAW_FRAMES), each a connection error. */
@@ -39,23 +37,23 @@ const violations: { frames: string; what: string; bugs: ClientBug[] }[] = [
   {
     frames: 'window-overflow',
     what: 'WINDOW_UPDATE overflowing the connection window',
-    bugs: [leanIgnoresConnectionErrors],
+    bugs: [],
   },
   {
     frames: 'initial-window-2-31',
     what: 'SETTINGS_INITIAL_WINDOW_SIZE 2^31',
-    bugs: [leanIgnoresConnectionErrors],
+    bugs: [],
   },
-  { frames: 'max-frame-small', what: 'SETTINGS_MAX_FRAME_SIZE 1024', bugs: [leanIgnoresConnectionErrors] },
+  { frames: 'max-frame-small', what: 'SETTINGS_MAX_FRAME_SIZE 1024', bugs: [] },
   {
     frames: 'enable-push',
     what: 'SETTINGS_ENABLE_PUSH 1 from a server',
-    bugs: [leanIgnoresConnectionErrors],
+    bugs: [],
   },
   {
     frames: 'data-idle-stream',
     what: 'DATA on a stream the client never opened',
-    bugs: [leanIgnoresConnectionErrors, nodeKeepsSessionAfterGoaway],
+    bugs: [nodeKeepsSessionAfterGoaway],
   },
 ];
 
@@ -66,7 +64,7 @@ describe('hostile peers: connections', { skip }, () => {
   after(() => work?.remove());
 
   for (const client of clients) {
-    for (const { mode, what, bug } of silent) {
+    for (const { mode, what, bug, mayAnswer = 0 } of silent) {
       test(
         `${what}: 40 notifications fail within a bound [${client}]`,
         bug ? clientBug(client, bug) : {},
@@ -76,7 +74,9 @@ describe('hostile peers: connections', { skip }, () => {
           let s: Scenario | undefined;
           try {
             s = await runScenario(work!, client, { mode }, okTokens(40), bound, mode);
-            assert.deepEqual(tally(s.results), { failed: 40 });
+            const { accepted = 0, failed = 0, ...other } = tally(s.results);
+            assert.deepEqual(other, {});
+            assert.ok(accepted <= mayAnswer && accepted + failed === 40, JSON.stringify(tally(s.results)));
           } finally {
             await endScenario(s);
           }

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '@pushfleet/config';
 import type { DeliverJobData, FanoutJobData, PushTransport, SendResult } from '@pushfleet/core';
-import { AppQueues, createRedis, DirectProducer, deliverQueueName, settleFailedJob } from '@pushfleet/queue';
+import {
+  AppQueues,
+  backoffStrategy,
+  createRedis,
+  DirectProducer,
+  deliverQueueName,
+  settleFailedJob,
+} from '@pushfleet/queue';
 import { appSpace, DeviceRegistry, FleetRateLimiter, Ledger, ledgerKeys } from '@pushfleet/store';
 import { createDeliveryMetrics, createLogger } from '@pushfleet/telemetry';
 import { FakeTransport, type FaultPlan, interceptRedis, type RedisFaults, waitFor } from '@pushfleet/testkit';
@@ -134,6 +141,7 @@ export async function runVictimWorker(
     autorun: false,
     skipStalledCheck: true,
     skipLockRenewal: true,
+    settings: { backoffStrategy },
   });
   await worker.waitUntilReady();
   await deps.queues.queue(app).waitUntilReady();

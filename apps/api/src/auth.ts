@@ -60,8 +60,12 @@ export class ApiKeyVerifier {
     }
   }
 
-  /** The caller, or a 401 PushfleetError. With auth off, everyone is `anonymous` (admin). */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  /**
+   * The caller, or a 401 PushfleetError. With auth off, everyone is `anonymous` (admin).
+   * `beforeSlowCheck` runs before a key must go through scrypt (not cached yet): the caller's
+   * chance to refuse (rate-limit) unknown keys before they cost ~50 ms of CPU each.
+   */
+  async authenticate(authorization: string | undefined, beforeSlowCheck?: () => void): Promise<Principal> {
     if (!this.required) return anonymous;
     const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(authorization ?? '');
     if (!match) throw new PushfleetError('PF_ERR_UNAUTHORIZED');
@@ -76,6 +80,7 @@ export class ApiKeyVerifier {
       const cacheKey = digest.toString('hex');
       let principal = this.scryptCache.get(cacheKey);
       if (principal === undefined) {
+        beforeSlowCheck?.();
         principal = null;
         for (const candidate of this.scryptKeys) {
           const computed = await scrypt(key, candidate.salt, candidate.digest.length);

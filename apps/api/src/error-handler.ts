@@ -1,3 +1,5 @@
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import { PushfleetError } from '@pushfleet/core';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -44,6 +46,36 @@ export function createErrorHandler(countError: (code: string) => void) {
     const error = toPushfleetError(err);
     if (error.status >= 500) request.log.error({ err }, 'request failed');
     countError(error.code);
+    // A streamed body the route did not read to its end (an upload refused early) is still on the
+    // connection: the next request on it would never be parsed. Close it after this answer.
+    const body = request.body;
+    if (body instanceof Readable && !body.readableEnded) void reply.header('connection', 'close');
     void reply.status(error.status).send(error.toBody());
+  };
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify has a request (headers over the limit, malformed
+ * HTTP): answered with a catalogued JSON body, then the connection is closed (its bytes cannot be
+ * trusted to frame the next request).
+ */
+export function clientErrorHandler(countError: (code: string) => void) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.destroy();
+      return;
+    }
+    const error = new PushfleetError(tooLarge ? 'PF_ERR_HEADERS_TOO_LARGE' : 'PF_ERR_BAD_REQUEST');
+    countError(error.code);
+    const body = JSON.stringify(error.toBody());
+    const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.end(
+      `HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 }

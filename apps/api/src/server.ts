@@ -8,13 +8,14 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
 import type { RouteContext } from './context.ts';
-import { createErrorHandler } from './error-handler.ts';
+import { clientErrorHandler, createErrorHandler } from './error-handler.ts';
 import { buildOpenApi, docsHtml } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerFeedbackRoutes } from './routes/feedback.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
+import { registerReportRoutes } from './routes/reports.ts';
 
 export interface ApiDeps {
   config: Readonly<Config>;
@@ -58,6 +59,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   };
   const verifier = new ApiKeyVerifier(config.api.keys, authRequired(config));
   const limiter = new RateLimiter(config.api.rateLimit.requestsPerSecond, config.api.rateLimit.burst);
+  // scrypt checks of keys not seen before: 5/s per address (burst 10), 40/s in all (~2 cores' worth).
+  const slowChecks = new RateLimiter(5, 10);
+  const slowChecksAll = new RateLimiter(40, 40);
 
   const api = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -68,6 +72,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     routerOptions: { maxParamLength: 256 },
     // Router-level errors (bad URL, over-long parameter) bypass the error handler unless routed here.
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
+    // Errors before there is a request (oversized headers, malformed HTTP) get a catalogued body too.
+    clientErrorHandler: clientErrorHandler((code) => deps.metrics.errors.inc({ code })),
   });
   api.decorateRequest('principal', null);
   api.setErrorHandler(errorHandler);
@@ -78,7 +84,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   api.addHook('onRequest', async (request, reply) => {
     const permission = request.routeOptions.config?.permission;
     if (!permission) return;
-    const principal = await verifier.authenticate(request.headers.authorization);
+    const principal = await verifier.authenticate(request.headers.authorization, () => {
+      // An unknown key would cost a scrypt: limited per client address (and fleet of addresses)
+      // before any CPU is spent on it.
+      const wait = Math.max(slowChecks.take(`ip:${request.ip}`), slowChecksAll.take('all'));
+      if (wait > 0) {
+        void reply.header('retry-after', String(wait));
+        throw new PushfleetError('PF_ERR_RATE_LIMITED', 'too many unknown API keys; retry later');
+      }
+    });
     // Open mode (no keys): everyone is `anonymous`, so the bucket is per client address instead.
     const wait = limiter.take(principal.id === 'anonymous' ? `ip:${request.ip}` : principal.id);
     if (wait > 0) {
@@ -96,6 +110,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     });
   });
   api.addHook('onClose', async () => producer.close());
+  // Idle keep-alive connections close at once (Fastify); busy ones get a grace period, then go.
+  api.addHook('preClose', async () => {
+    setTimeout(() => api.server.closeAllConnections(), config.api.shutdownGraceMs).unref();
+  });
 
   for (const path of ['/metrics', '/healthz', '/readyz']) {
     api.get(path, async (request, reply) => {
@@ -111,5 +129,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   registerCampaignRoutes(api, ctx);
   registerDeviceRoutes(api, ctx);
   registerFeedbackRoutes(api, ctx);
+  registerReportRoutes(api, ctx);
   return api;
 }

@@ -45,6 +45,16 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'scheduler', level: config.log.level });
   const webhooks = webhookTargets(config);
   const redis = createRedis(config.redis, 'worker');
+  const registry = new Registry();
+  enableProcessMetrics(registry);
+  // The ops port first: a second scheduler on the same host fails here, before it runs anything.
+  const ops = await startOpsServer({
+    host: config.scheduler.host,
+    port: config.scheduler.port,
+    portField: 'scheduler.port',
+    registry,
+    ready: async () => (await redis.ping()) === 'PONG',
+  });
   await connectRedis(redis);
   const prefix = config.redis.prefix;
 
@@ -54,8 +64,6 @@ async function main(): Promise<void> {
     isKnownApp: (app) => Object.hasOwn(config.apps, app),
   });
   await processor.ensureGroup();
-  const registry = new Registry();
-  enableProcessMetrics(registry);
   const metrics = createSchedulerMetrics(registry, { feedbackLagSeconds: () => processor.lagSeconds() });
 
   const queue = new Queue(schedulerQueueName, { connection: redis, prefix });
@@ -118,12 +126,6 @@ async function main(): Promise<void> {
     (err) => log.warn({ err }, 'queue depth metrics: queue error'),
   );
 
-  const ops = await startOpsServer({
-    host: config.scheduler.host,
-    port: config.scheduler.port,
-    registry,
-    ready: async () => (await redis.ping()) === 'PONG',
-  });
   log.info({ port: ops.port, webhooks: webhooks.size }, 'scheduler ready');
 
   onShutdownSignal(

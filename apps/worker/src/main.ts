@@ -25,6 +25,14 @@ async function main(): Promise<void> {
   transports = new TransportRegistry(config, metrics, log);
 
   const redis = createRedis(config.redis, 'worker');
+  // The ops port first: a second worker on the same host fails here, before it takes any job.
+  const ops = await startOpsServer({
+    host: config.worker.host,
+    port: config.worker.port,
+    portField: 'worker.port',
+    registry,
+    ready: async () => (await redis.ping()) === 'PONG',
+  });
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
   const prefix = config.redis.prefix;
@@ -36,7 +44,7 @@ async function main(): Promise<void> {
     log,
     pauseMs: config.worker.credentialsPauseMs,
     // New connections for the probe; in-flight requests finish on the old ones.
-    onPause: (app) => transports.reset(app),
+    onPause: (app, environment) => transports.reset(app, environment),
   });
   await pauses.start();
 
@@ -61,12 +69,6 @@ async function main(): Promise<void> {
     closing: () => closing,
   });
 
-  const ops = await startOpsServer({
-    host: config.worker.host,
-    port: config.worker.port,
-    registry,
-    ready: async () => (await redis.ping()) === 'PONG',
-  });
   log.info({ port: ops.port, apps: Object.keys(config.apps) }, 'worker ready');
 
   onShutdownSignal(

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ApnsCredentials,
   createNodeApnTransport,
@@ -179,11 +180,19 @@ export class TransportRegistry {
     const closing = [];
     for (const [key, entry] of this.transports) {
       if (entry.app === app && (environment === undefined || entry.environment === environment)) {
+        // New sends get a new pool at once; requests already in flight on the old one finish
+        // there (another job's batch must not fail with "transport closed" and burn an attempt).
         this.transports.delete(key);
-        closing.push(entry.transport.close());
+        closing.push(this.drainThenClose(entry.transport));
       }
     }
     await Promise.allSettled(closing);
+  }
+
+  private async drainThenClose(transport: PushTransport): Promise<void> {
+    const deadline = Date.now() + this.config.worker.requestTimeoutMs;
+    while ((transport.inFlight?.() ?? 0) > 0 && Date.now() < deadline) await sleep(50);
+    await transport.close();
   }
 
   async close(): Promise<void> {

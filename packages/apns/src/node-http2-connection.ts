@@ -14,7 +14,7 @@ import {
   timedOut,
 } from './connection.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
 /** How long a liveness PING may take before the session is given up as wedged. */
 const probeTimeoutMs = 2000;
 
@@ -179,6 +179,12 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
       return;
     }
     request.stream = stream;
+    // A server may answer before it has read the whole body (and never open its window for the
+    // rest): once the answer is complete, the unsent rest is reset (NO_ERROR), or the stream would
+    // stay half-open and hold the session (and its close) forever.
+    stream.on('end', () => {
+      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    });
     stream.on('response', (responseHeaders) => {
       const status = parseStatus(responseHeaders[':status']?.toString());
       if (status === undefined) {
@@ -315,6 +321,8 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
 
   close(): Promise<void> {
     this.markClosed('shutdown');
+    // Nothing waits for an answer: streams still open are only halves a server left hanging.
+    if (this.pending.size === 0 && !this.session.destroyed) this.session.destroy();
     if (this.session.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       this.session.once('close', () => resolve());

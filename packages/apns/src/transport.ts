@@ -1,60 +1,7 @@
-import type { Environment, PreparedNotification } from '@pushfleet/core';
+import type { Environment } from '@pushfleet/core';
 
-/**
- * A send result is a value, never an exception: the worker classifies each one with the
- * reason table in core.
- */
-export type SendResult =
-  | { kind: 'accepted'; apnsId: string | undefined }
-  | {
-      kind: 'rejected';
-      status: number;
-      reason: string;
-      /** Apple's 410 timestamp (ms since the epoch). */
-      invalidAt?: number;
-      /** Seconds, from a Retry-After header. */
-      retryAfter?: number;
-    }
-  | {
-      kind: 'failed';
-      /** Short and safe to log: never key material, a passphrase or a full device token. */
-      error: string;
-      /**
-       * The app × environment's credentials cannot be used (unreadable or unparseable key or
-       * certificate, wrong passphrase, TLS handshake refused for the certificate): every send will
-       * fail the same way until they are fixed, so the worker should pause that app × environment
-       * rather than retry.
-       */
-      credentials?: true;
-    };
-
-/** A pool's state, for metrics: open connections, streams in flight, requests queued for a slot. */
-export interface TransportStats {
-  /** Connections open or opening. */
-  connections: number;
-  inFlight: number;
-  /** Requests waiting for a free stream slot: the pool is saturated while this stays above 0. */
-  waiting: number;
-  /** Streams the pool may have in flight now: Σ min(own cap, server's SETTINGS) over its connections. */
-  streamLimit: number;
-}
-
-/** The port every APNs transport implements; adapters are checked with `satisfies`. */
-export interface PushTransport {
-  /**
-   * Sends one prepared notification to each token; results are in token order. Never rejects,
-   * and every result arrives within a bounded time (the request timeout, plus the same again
-   * at most while waiting for a stream slot).
-   */
-  send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
-  /** Opens the connections ahead of the first send, when the transport can. Never rejects. */
-  warm?(): Promise<void>;
-  /** Requests awaiting an answer, when the transport can tell. */
-  inFlight?(): number;
-  /** Pool size and load, when the transport can tell. */
-  stats?(): TransportStats;
-  close(): Promise<void>;
-}
+/** The port and its results are the delivery core's (packages/core/src/ports.ts); re-exported here. */
+export type { PushTransport, SendResult, TransportStats } from '@pushfleet/core';
 
 export type ApnsCredentials =
   | { type: 'token'; keyPem: string; keyId: string; teamId: string }

@@ -223,6 +223,20 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8080),
         bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
+        /**
+         * JSON campaign bodies (an inline audience of up to 100,000 tokens is ~6.8 MB); uploads
+         * are streamed and not bound by it.
+         */
+        campaignBodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(8 * 1_048_576),
+        /**
+         * On shutdown, requests still running (a slow upload) get this long to finish; then their
+         * connections are closed, so the api always stops within its deadline.
+         */
+        shutdownGraceMs: z.number().int().min(0).default(5000),
         maxTokensPerRequest: z.number().int().min(1).max(10_000).default(1000),
         /**
          * API keys, stored as hashes (`pushfleet keys hash`): `sha256:<hex>` or
@@ -279,10 +293,11 @@ export const configSchema = z
         /** Port of /metrics and /healthz; 0 picks a free one. */
         port: z.number().int().min(0).max(65535).default(9091),
         /**
-         * Deliver jobs processed at once per app queue. High enough that single notifications do
-         * not queue behind each other's Redis round trips; batches are bounded by the in-flight cap.
+         * Jobs processed at once per app queue. A job holds its slot for at least one APNs round
+         * trip, so single notifications per second per worker ≈ concurrency / RTT: 128 carries
+         * 500/s at 100 ms with headroom (32 capped it at 320/s). Streams are bounded by the pool.
          */
-        concurrency: z.number().int().min(1).max(256).default(32),
+        concurrency: z.number().int().min(1).max(512).default(128),
         /** Streams in flight per HTTP/2 connection; kept below APNs' SETTINGS_MAX_CONCURRENT_STREAMS. */
         maxInFlightPerConnection: z.number().int().min(1).max(1000).default(500),
         requestTimeoutMs: z.number().int().min(100).default(10_000),

@@ -30,6 +30,8 @@ export const errorCatalogue = {
   },
   PF_ERR_EMPTY_AUDIENCE: { status: 400, message: 'The campaign audience is empty' },
   PF_ERR_CAMPAIGN_FINISHED: { status: 409, message: 'The campaign has already finished' },
+  PF_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
+  PF_ERR_BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

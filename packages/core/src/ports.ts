@@ -11,14 +11,31 @@ import type { SendResult } from './send-result.ts';
  * `BatchLedger` in @pushfleet/store, `Http2Transport` in @pushfleet/apns).
  */
 
-/** The port every APNs transport implements. */
+/** A transport's pool state, for metrics. */
+export interface TransportStats {
+  /** Connections open or opening. */
+  connections: number;
+  inFlight: number;
+  /** Requests waiting for a free stream slot: the pool is saturated while this stays above 0. */
+  waiting: number;
+  /** Streams the pool may have in flight now: Σ min(own cap, server's SETTINGS) over its connections. */
+  streamLimit: number;
+}
+
+/** The port every APNs transport implements (packages/apns); adapters are checked with `satisfies`. */
 export interface PushTransport {
-  /** Sends one prepared notification to each token; results are in token order, never thrown. */
+  /**
+   * Sends one prepared notification to each token; results are in token order. Never rejects,
+   * and every result arrives within a bounded time (the request timeout, plus the same again
+   * at most while waiting for a stream slot).
+   */
   send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
-  /** Opens the connections ahead of the first send, when the transport can. */
+  /** Opens the connections ahead of the first send, when the transport can. Never rejects. */
   warm?(): Promise<void>;
   /** Requests awaiting an answer, when the transport can tell. */
   inFlight?(): number;
+  /** Pool size and load, when the transport can tell. */
+  stats?(): TransportStats;
   close(): Promise<void>;
 }
 

@@ -15,8 +15,12 @@ export type SendResult =
     }
   | {
       kind: 'failed';
-      /** Short, safe text (never key material): for logs. */
+      /** Short and safe to log: never key material, a passphrase or a full device token. */
       error: string;
-      /** The app's credentials could not be used (unreadable key, refused certificate). */
+      /**
+       * The app × environment's credentials cannot be used (unreadable or unparseable key or
+       * certificate, wrong passphrase, TLS handshake refused for the certificate): every send will
+       * fail the same way until they are fixed, so the worker pauses that app × environment.
+       */
       credentials?: true;
     };

@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PushfleetError } from '@pushfleet/core';
 import type { Registry } from 'prom-client';
 
 export interface OpsServerOptions {
   host: string;
   port: number;
+  /** The config field the port comes from, for the error when it is taken (e.g. `worker.port`). */
+  portField?: string;
   registry: Registry;
   /** Readiness: resolves true when the process can do its job (e.g. Redis answers). */
   ready?: () => Promise<boolean>;
@@ -27,7 +30,18 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err);
+      // Two processes of one kind on one host: say which setting to change.
+      const field = options.portField ?? 'port';
+      reject(
+        new PushfleetError(
+          'PF_ERR_CONFIG',
+          `${options.host}:${options.port} is in use (another process on this host?): give each process its own ${field}, or 0 for a free port`,
+          { field },
+        ),
+      );
+    });
     server.listen(options.port, options.host, () => resolve());
   });
   let closing: Promise<void> | undefined;

@@ -11,6 +11,8 @@ export interface AppProcess {
   process: ChildProcess;
   /** Last lines of its stderr (JSON logs), for failure messages. */
   recentLogs(): string;
+  /** Every stderr line so far that is not a JSON object (a process must log JSON only). */
+  nonJsonLines(): string[];
   /** SIGTERM, then wait for exit (bounded); resolves to the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
   /** SIGKILL: the crash case. */
@@ -47,8 +49,19 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: string[] = [];
+  const nonJson: string[] = [];
+  let partial = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    lines.push(...chunk.split('\n').filter(Boolean));
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts.filter(Boolean)) {
+      lines.push(line);
+      try {
+        if (typeof JSON.parse(line) !== 'object') nonJson.push(line);
+      } catch {
+        if (nonJson.length < 100) nonJson.push(line);
+      }
+    }
     if (lines.length > 200) lines.splice(0, lines.length - 200);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -56,6 +69,7 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
     name,
     process: child,
     recentLogs: () => lines.slice(-30).join('\n'),
+    nonJsonLines: () => [...nonJson],
     async stop(timeoutMs = 15_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -24,36 +24,6 @@ export const nodeStaysOnDeadSession: ClientBug = {
     'using it: no new connection, later requests time out or fail "The session has been destroyed"',
 };
 
-export const leanRstAfterRst: ClientBug = {
-  clients: ['lean'],
-  what: "answers the server's RST_STREAM(REFUSED_STREAM) on a half-uploaded stream with its own RST_STREAM",
-};
-
-export const leanStatusNotNumeric: ClientBug = {
-  clients: ['lean'],
-  what: '":status: abc" becomes a permanent rejection (reason HTTPNaN) instead of a retryable failure',
-};
-
-export const leanTwoStatusFields: ClientBug = {
-  clients: ['lean'],
-  what: 'a header block with two :status fields (410, then 200) counts as accepted',
-};
-
-export const noDeadlineForQueued: ClientBug = {
-  clients: ['lean', 'node-http2'],
-  what:
-    'notifications waiting for a stream slot have no deadline: against a server that stays silent ' +
-    '(no SETTINGS, 0 concurrent streams, or no ALPN h2) none of 40 settle within 3 request timeouts',
-};
-
-export const leanIgnoresConnectionErrors: ClientBug = {
-  clients: ['lean'],
-  what:
-    'ignores an RFC 9113 connection error (WINDOW_UPDATE overflow, SETTINGS_INITIAL_WINDOW_SIZE 2^31, ' +
-    'SETTINGS_MAX_FRAME_SIZE < 16384, SETTINGS_ENABLE_PUSH 1, DATA on an idle stream): the connection ' +
-    'stays open and carries the next requests',
-};
-
 export const nodeKeepsSessionAfterGoaway: ClientBug = {
   clients: ['node-http2'],
   what:

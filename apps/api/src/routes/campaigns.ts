@@ -57,7 +57,7 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
 
     scope.post<{ Params: AppParams }>(
       '/v1/apps/:app/campaigns',
-      { config: { permission: 'send' } },
+      { config: { permission: 'send' }, bodyLimit: ctx.config.api.campaignBodyLimitBytes },
       async (request, reply) => {
         const { app } = request.params;
         const target = appConfigOf(ctx, app);

@@ -128,7 +128,6 @@ export async function processDeliverJob(
   if (pausedUntil !== undefined) return job.postpone(pausedUntil);
   if (hasExpired(data.prepared, deps.now())) return endEarly('expired');
 
-  const transport = deps.transportFor(data.app, data.environment);
   const rate = deps.rateLimitFor(data.app);
   while (cp.next < data.tokens.length) {
     const slice = data.tokens.slice(cp.next, cp.next + deps.checkpointEvery);
@@ -136,7 +135,9 @@ export async function processDeliverJob(
       const waitMs = await deps.limiter.reserve(data.app, slice.length, rate);
       if (waitMs > 0) await sleep(waitMs);
     }
-    const verdict = await sendSlice(transport, data, slice, deps, labels);
+    // Looked up per slice: after a credentials pause the app's pool is replaced, and the next
+    // slice goes to the new one while this one's requests finish on the old.
+    const verdict = await sendSlice(deps.transportFor(data.app, data.environment), data, slice, deps, labels);
     const next = advanceCheckpoint(cp, slice.length, verdict, run);
     const outcomes = verdict.outcomes;
     let state: BatchCheckpoint | 'done' = next;

@@ -497,7 +497,11 @@ export class LeanConnection implements ApnsStreamConnection {
   close(): Promise<void> {
     if (!this.closed) this.write(goawayFrame(0, ErrorCode.noError));
     this.markClosed('shutdown');
-    const timer = setTimeout(() => this.socket.destroy(), 5000);
+    // Nothing waits for an answer: streams still open are halves a server left hanging (it
+    // answered before reading the whole body), so the socket ends now and goes within a second.
+    const idle = this.inFlight === 0;
+    if (idle && this.streams.size > 0) this.endSocket();
+    const timer = setTimeout(() => this.socket.destroy(), idle ? 1000 : 5000);
     timer.unref();
     return this.socketClosed.then(() => clearTimeout(timer));
   }

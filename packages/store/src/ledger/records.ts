@@ -148,6 +148,12 @@ export class RecordLedger {
     return { items, next: ids.length / 2 === options.limit ? last : null };
   }
 
+  /** The record's report (see `readReport`), or null when there is no such record. */
+  async report(app: string, id: string): Promise<AsyncGenerator<ReportLine[]> | null> {
+    if ((await this.redis.hget(ledgerKeys.record(this.space(app), id), F.app)) !== app) return null;
+    return readReport(this.redis, this.prefix, app, id);
+  }
+
   /** Campaign index entries created before `before` whose record is gone (expired): dropped. */
   async pruneCampaignIndex(app: string, before: number, limit: number): Promise<number> {
     const index = ledgerKeys.campaigns(this.space(app));
@@ -158,5 +164,59 @@ export class RecordLedger {
     );
     const gone = ids.filter((_, i) => exists[i] === 0);
     return gone.length > 0 ? this.redis.zrem(index, ...gone) : 0;
+  }
+}
+
+/** One token of a report: how it ended (every outcome but delivered), why, and when (ms). */
+export interface ReportLine {
+  token: string;
+  outcome: string;
+  reason: string;
+  at: number;
+}
+
+/** Report entries read per round trip: each holds up to a slice's tokens. */
+const reportPage = 100;
+/** Tail tokens (never expanded by the fan-out) read per round trip. */
+const tailPage = 10_000;
+
+/**
+ * The report of a record: every token that did not end delivered, as the steps recorded them,
+ * then the audience tail a cancel or a failed fan-out never expanded. Paged, so any size streams
+ * in constant memory. Tokens still in flight are not listed yet (read it once the record is done).
+ */
+export async function* readReport(
+  redis: Redis,
+  prefix: string,
+  app: string,
+  id: string,
+): AsyncGenerator<ReportLine[]> {
+  const space = appSpace(prefix, app);
+  const key = ledgerKeys.report(space, id);
+  for (let start = 0; ; start += reportPage) {
+    const entries = await redis.lrange(key, start, start + reportPage - 1);
+    const lines: ReportLine[] = [];
+    for (const entry of entries) {
+      const [outcome = '', reason = '', at = '0', tokens = ''] = entry.split('\t');
+      for (const token of tokens.split(','))
+        if (token) lines.push({ token, outcome, reason, at: Number(at) });
+    }
+    if (lines.length > 0) yield lines;
+    if (entries.length < reportPage) break;
+  }
+  const [tail, finishedAt, cancelledAt] = await redis.hmget(
+    ledgerKeys.record(space, id),
+    F.reportTail,
+    F.lastOutcomeAt,
+    F.cancelledAt,
+  );
+  if (!tail) return;
+  const [outcome = 'cancelled', reason = ''] = tail.split('\t');
+  const at = Number(cancelledAt ?? finishedAt ?? 0);
+  const tailKey = ledgerKeys.reportTail(space, id);
+  for (let start = 0; ; start += tailPage) {
+    const tokens = await redis.lrange(tailKey, start, start + tailPage - 1);
+    if (tokens.length > 0) yield tokens.map((token) => ({ token, outcome, reason, at }));
+    if (tokens.length < tailPage) break;
   }
 }
