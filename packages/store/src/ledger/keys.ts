@@ -7,6 +7,14 @@ export function appSpace(prefix: string, app: string): string {
   return `${prefix}:app:${app}`;
 }
 
+/**
+ * The space of keys that belong to no single app (the app registry, pauses, activity): one slot
+ * of its own in Redis Cluster. Build every such key from it.
+ */
+export function globalSpace(prefix: string): string {
+  return prefix;
+}
+
 export const ledgerKeys = {
   /** The record: a hash with the fields of `recordFields`. */
   record: (space: string, id: string) => `${space}:n:${id}`,
