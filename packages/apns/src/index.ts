@@ -1,4 +1,5 @@
 export * from './connection.ts';
+export * from './credential-info.ts';
 export * from './credentials.ts';
 export * from './failing-transport.ts';
 export * from './http2-transport.ts';
