@@ -32,6 +32,34 @@ export const errorCatalogue = {
   PF_ERR_CAMPAIGN_FINISHED: { status: 409, message: 'The campaign has already finished' },
   PF_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   PF_ERR_BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP' },
+  PF_ERR_TOKEN_AUTH_REQUIRED: {
+    status: 400,
+    message: 'This push type needs token (.p8) credentials; the app uses a certificate',
+  },
+  PF_ERR_CHANNEL_EXISTS: { status: 409, message: 'A channel with this name already exists for the app' },
+  PF_ERR_CHANNEL_LIMIT: {
+    status: 409,
+    message: 'APNs refused to create another channel: the app has 10,000 in this environment',
+  },
+  PF_ERR_APNS_REJECTED: { status: 502, message: 'APNs refused the request; the message names its reason' },
+  PF_ERR_APNS_UNAVAILABLE: { status: 503, message: 'APNs could not be reached or asked to retry later' },
+  PF_ERR_BAD_CREDENTIALS: {
+    status: 400,
+    message: 'The credentials cannot be used; the message names the problem and field the part at fault',
+  },
+  PF_ERR_APP_READ_ONLY: {
+    status: 409,
+    message: 'The app is declared in the config file; it can only be changed there',
+  },
+  PF_ERR_APP_HAS_WORK: {
+    status: 409,
+    message: "The app's queue still holds work; disable the app and delete it once the queue is empty",
+  },
+  PF_ERR_APP_DISABLED: { status: 409, message: 'The app is disabled; it takes no new work' },
+  PF_ERR_ENCRYPTION_KEY_MISSING: {
+    status: 500,
+    message: 'Credentials are only stored encrypted: this deployment has no appRegistry.keyEncryptionKey',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

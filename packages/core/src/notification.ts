@@ -1,27 +1,21 @@
 import { z } from 'zod';
+import {
+  attributesTypeSchema,
+  buildLiveActivityAps,
+  channelIdSchema,
+  customDataSchema,
+  isLiveActivityAlert,
+  jsonObjectSchema,
+  liveActivityAlertSchema,
+  liveActivityEvents,
+  liveActivityIssues,
+  liveActivityOnlyFields,
+  notLiveActivityFields,
+  unixSecondsSchema,
+} from './live-activity.ts';
 import { type PushType, pushTypes } from './push-type.ts';
 
 const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8');
-
-/**
- * Custom data may nest this deep at most. The payload is 4 KB anyway; the bound exists because
- * serialising is recursive, and 10,000 levels of `[[[…]]]` would overflow the stack.
- */
-export const maxDataDepth = 32;
-
-/** Nesting depth of a JSON value, without recursion (so a hostile value cannot overflow the stack). */
-export function jsonDepth(value: unknown): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    deepest = Math.max(deepest, depth + 1);
-    if (deepest > maxDataDepth) return deepest;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
 
 const alertSchema = z.union([
   z.string(),
@@ -40,6 +34,8 @@ const alertSchema = z.union([
     })
     .partial()
     .strict(),
+  // Live Activities put `sound` inside the alert and may localize title and body (§H.2).
+  liveActivityAlertSchema,
 ]);
 
 const soundSchema = z.union([
@@ -69,16 +65,32 @@ export const notificationSchema = z
     contentChanged: z.boolean().optional(),
     targetContentId: z.string().optional(),
     interruptionLevel: z.enum(['passive', 'active', 'time-sensitive', 'critical']).optional(),
-    relevanceScore: z.number().min(0).max(1).optional(),
+    /** 0–1 for alerts; any number for Live Activities (it orders them, §H.2). */
+    relevanceScore: z.number().optional(),
     filterCriteria: z.string().optional(),
-    /** Custom keys placed beside `aps` in the payload. */
-    data: z
-      .record(z.string(), z.unknown())
-      .refine((data) => !('aps' in data), { message: 'custom data may not contain the key "aps"' })
-      .refine((data) => jsonDepth(data) <= maxDataDepth, {
-        message: `custom data nests at most ${maxDataDepth} levels deep`,
-      })
-      .optional(),
+    /** Live Activities (pushType `liveactivity`, docs/apns-protocol.md §H.2): start, update or end. */
+    event: z.enum(liveActivityEvents).optional(),
+    /** UNIX seconds of the state this push carries (the device keeps the newest); default: now. */
+    timestamp: unixSecondsSchema.optional(),
+    /** The activity's dynamic state, as the app's ContentState decodes it (keys are the app's own). */
+    contentState: jsonObjectSchema.optional(),
+    /** UNIX seconds after which the activity shows as out of date. */
+    staleDate: unixSecondsSchema.optional(),
+    /** UNIX seconds at which an ended activity is removed (a past time: at once); `end` only. */
+    dismissalDate: unixSecondsSchema.optional(),
+    /** The app's ActivityAttributes type name; `start` only. */
+    attributesType: attributesTypeSchema.optional(),
+    /** The activity's fixed attributes; `start` only. */
+    attributes: jsonObjectSchema.optional(),
+    /** `start` only (iOS 18): the new activity gets its own update token. */
+    inputPushToken: z.boolean().optional(),
+    /** `start` only (iOS 18): the new activity subscribes to this broadcast channel (base64 id). */
+    inputPushChannel: channelIdSchema.optional(),
+    /**
+     * Custom keys placed beside `aps` in the payload. Live Activity pushes may carry them too,
+     * though Apple documents only `aps` for them: the activity reads its content state (§H.2).
+     */
+    data: customDataSchema.optional(),
     pushType: z.enum(pushTypes).default('alert'),
     priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).optional(),
     /** UNIX seconds; 0 = one attempt, not stored by APNs. A passed expiration ends as `expired`. */
@@ -95,7 +107,47 @@ export const notificationSchema = z
       )
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((n, ctx) => {
+    for (const issue of pushTypeIssues(n)) ctx.addIssue({ code: 'custom', ...issue });
+  });
+
+/**
+ * Rules across fields that depend on the push type: Live Activity fields only on `liveactivity`
+ * pushes (and its own rules, liveActivityIssues), the alert and relevance score in the form the
+ * push type uses.
+ */
+function pushTypeIssues(n: Notification): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (n.pushType === 'liveactivity') {
+    for (const field of notLiveActivityFields) {
+      if (n[field] !== undefined) {
+        issues.push({
+          path: [field],
+          message: `${field} is not part of a Live Activity payload${field === 'sound' ? ' (put the sound in alert.sound)' : ''}`,
+        });
+      }
+    }
+    issues.push(...liveActivityIssues(n));
+    return issues;
+  }
+  for (const field of liveActivityOnlyFields) {
+    if (n[field] !== undefined) {
+      issues.push({ path: [field], message: `${field} is only for pushType "liveactivity"` });
+    }
+  }
+  if (n.relevanceScore !== undefined && (n.relevanceScore < 0 || n.relevanceScore > 1)) {
+    issues.push({ path: ['relevanceScore'], message: 'relevanceScore is between 0 and 1' });
+  }
+  if (isLiveActivityAlert(n.alert)) {
+    issues.push({
+      path: ['alert'],
+      message:
+        'a sound inside the alert, or a localized title or body object, is only for pushType "liveactivity"',
+    });
+  }
+  return issues;
+}
 
 export type NotificationInput = z.input<typeof notificationSchema>;
 export type Notification = z.output<typeof notificationSchema>;
@@ -142,8 +194,12 @@ function kebabKeys(object: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Builds the wire form. Pure: the caller checks the size against the push type's limit. */
-export function prepareNotification(n: Notification, topic: string): PreparedNotification {
+/**
+ * Builds the wire form. Pure: the caller checks the size against the push type's limit. `now`
+ * (ms) is the time a Live Activity push without a `timestamp` is stamped with; callers pass
+ * their clock.
+ */
+export function prepareNotification(n: Notification, topic: string, now = Date.now()): PreparedNotification {
   const headers: PreparedHeaders = { 'apns-push-type': n.pushType, 'apns-topic': topic };
   // Apple: background pushes must use priority 5; sending 10 is an error.
   const priority = n.priority ?? (n.pushType === 'background' ? 5 : undefined);
@@ -151,7 +207,8 @@ export function prepareNotification(n: Notification, topic: string): PreparedNot
   if (n.expiration !== undefined) headers['apns-expiration'] = String(n.expiration);
   if (n.collapseId !== undefined) headers['apns-collapse-id'] = n.collapseId;
   if (n.apnsId !== undefined) headers['apns-id'] = n.apnsId;
-  const payload = JSON.stringify({ ...n.data, aps: buildAps(n) });
+  const aps = n.pushType === 'liveactivity' ? buildLiveActivityAps(n, now) : buildAps(n);
+  const payload = JSON.stringify({ ...n.data, aps });
   return { headers, payload };
 }
 
@@ -159,8 +216,8 @@ export function payloadBytes(prepared: PreparedNotification): number {
   return utf8Bytes(prepared.payload);
 }
 
-/** True when an `apns-expiration` in the past means APNs would drop it anyway. */
-export function hasExpired(prepared: PreparedNotification, nowMs: number): boolean {
+/** True when an `apns-expiration` in the past means APNs would drop it anyway (broadcasts too). */
+export function hasExpired(prepared: { headers: { 'apns-expiration'?: string } }, nowMs: number): boolean {
   const expiration = Number(prepared.headers['apns-expiration'] ?? 0);
   return expiration > 0 && expiration * 1000 < nowMs;
 }
