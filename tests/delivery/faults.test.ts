@@ -110,7 +110,7 @@ test('410 Unregistered: rejected with its reason and published to the feedback s
   const status = await api.waitDone(id);
   assert.deepEqual([status.delivered, status.rejected], [4, 1]);
   assert.deepEqual(status.reasons, { Unregistered: 1 });
-  const entries = await redis.xrange(storeKeys.feedbackStream(prefix), '-', '+');
+  const entries = await redis.xrange(storeKeys.feedbackStream(prefix, stack.appId), '-', '+');
   const event = entries
     .map(([, fields]) => Object.fromEntries(chunkPairs(fields)))
     .find((e) => e.token === tokens[2]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Config, configSchema } from '@pushfleet/config';
+import { fleetQueuePrefix } from '@pushfleet/queue';
 import { FeedbackFeed, FeedbackProcessor, Ledger, storeKeys } from '@pushfleet/store';
 import { createLogger, createSchedulerMetrics } from '@pushfleet/telemetry';
 import { Queue } from 'bullmq';
@@ -34,7 +35,8 @@ export interface Harness {
   /** A processor with its own consumer name (another "replica"). */
   processor(consumer: string, claimIdleMs?: number): FeedbackProcessor;
   /** Adds raw events to the feedback stream as the delivery worker does. */
-  publish(events: Record<string, string | number>[]): Promise<string[]>;
+  /** Adds raw events to their app's stream (or `streamApp`'s: an event that names another app). */
+  publish(events: Record<string, string | number>[], streamApp?: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -52,10 +54,19 @@ export async function harness(
   const config = testConfig(prefix, url, options.config);
   const isKnownApp = (app: string) => Object.hasOwn(config.apps, app);
   const processor = (consumer: string, claimIdleMs = 60_000) =>
-    new FeedbackProcessor(redis, prefix, { consumer, claimIdleMs, isKnownApp, batchSize: 100 });
+    new FeedbackProcessor(redis, prefix, {
+      consumer,
+      claimIdleMs,
+      apps: () => Object.keys(config.apps),
+      isKnownApp,
+      batchSize: 100,
+    });
   const registry = new Registry();
   const main = processor('main');
-  const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, { connection: redis, prefix });
+  const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, {
+    connection: redis,
+    prefix: fleetQueuePrefix(prefix),
+  });
   const ctx: SchedulerContext = {
     redis,
     prefix,
@@ -75,17 +86,18 @@ export async function harness(
     prefix,
     registry,
     processor,
-    async publish(events) {
+    async publish(events, streamApp) {
       const pipeline = redis.pipeline();
       for (const e of events) {
-        pipeline.xadd(storeKeys.feedbackStream(prefix), '*', ...Object.entries(e).flat().map(String));
+        const stream = storeKeys.feedbackStream(prefix, streamApp ?? String(e.app));
+        pipeline.xadd(stream, '*', ...Object.entries(e).flat().map(String));
       }
       const results = (await pipeline.exec()) ?? [];
       return results.map(([, id]) => id as string);
     },
     async close() {
       await webhookQueue.close();
-      const keys = await redis.keys(`${prefix}:*`);
+      const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}}:*`))];
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
     },

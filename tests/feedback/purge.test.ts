@@ -91,16 +91,19 @@ test('the timestamp rule: purge older registrations with their indexes, keep re-
     timestamp: failedAt,
     ...extra,
   });
-  await h.publish([
-    ev(old!, 'Unregistered'),
-    ev(renewed!, 'Unregistered'),
-    ev(unknown!, 'ExpiredToken'),
-    ev(badOld!, 'BadDeviceToken'),
-    ev(badAbsent!, 'DeviceTokenNotForTopic'),
-    ev(otherEnv!, 'BadDeviceToken'),
-    ev(malformed!, 'Unregistered', { environment: 'staging' }),
-    ev(old!, 'Unregistered', { app: 'not-configured' }),
-  ]);
+  await h.publish(
+    [
+      ev(old!, 'Unregistered'),
+      ev(renewed!, 'Unregistered'),
+      ev(unknown!, 'ExpiredToken'),
+      ev(badOld!, 'BadDeviceToken'),
+      ev(badAbsent!, 'DeviceTokenNotForTopic'),
+      ev(otherEnv!, 'BadDeviceToken'),
+      ev(malformed!, 'Unregistered', { environment: 'staging' }),
+      ev(old!, 'Unregistered', { app: 'not-configured' }),
+    ],
+    'a',
+  );
 
   const result = await runFeedbackPoll(h.ctx);
   assert.deepEqual(result, { claimed: 0, read: 8 });
@@ -150,9 +153,11 @@ test('the timestamp rule: purge older registrations with their indexes, keep re-
   );
   assert.equal(await h.redis.exists(feedbackKeys.feed(h.prefix, 'not-configured')), 0);
   // Everything acknowledged, nothing left for the next run.
-  const [pending] = (await h.redis.xpending(storeKeys.feedbackStream(h.prefix), feedbackGroup)) as [number];
+  const [pending] = (await h.redis.xpending(storeKeys.feedbackStream(h.prefix, 'a'), feedbackGroup)) as [
+    number,
+  ];
   assert.equal(pending, 0);
-  assert.equal(await h.ctx.processor.oldestUnprocessedId(), null);
+  assert.equal(await h.ctx.processor.oldestUnprocessedId('a'), null);
 
   const m = (reason: string, action: string) =>
     metricValue(h.registry, 'pushfleet_feedback_events_total', { app: 'a', reason, action });
@@ -172,7 +177,7 @@ test('a consumer that died mid-run: its pending events are taken over and applie
 
   // The dead consumer read everything, applied the first 100, then crashed (no more XACKs).
   const dead = h.processor('dead');
-  await dead.ensureGroup();
+  await dead.ensureGroup('a');
   await h.redis.xreadgroup(
     'GROUP',
     feedbackGroup,
@@ -180,15 +185,16 @@ test('a consumer that died mid-run: its pending events are taken over and applie
     'COUNT',
     300,
     'STREAMS',
-    storeKeys.feedbackStream(h.prefix),
+    storeKeys.feedbackStream(h.prefix, 'a'),
     '>',
   );
-  const firstHundred = await h.redis.xrange(storeKeys.feedbackStream(h.prefix), '-', '+', 'COUNT', 100);
+  const firstHundred = await h.redis.xrange(storeKeys.feedbackStream(h.prefix, 'a'), '-', '+', 'COUNT', 100);
   await new FeedbackPurger(h.redis, h.prefix, () => true).apply(
+    'a',
     firstHundred.map(([id], i) => ({ id, ...event(tokens[i]!) })),
   );
   assert.ok((await h.ctx.processor.lagSeconds()) >= 0);
-  assert.notEqual(await h.ctx.processor.oldestUnprocessedId(), null, 'lag sees the pending events');
+  assert.notEqual(await h.ctx.processor.oldestUnprocessedId('a'), null, 'lag sees the pending events');
 
   // A fresh run that does not wait for idleness yet finds nothing new to read...
   assert.deepEqual(await h.processor('survivor', 60_000).run({ maxEvents: 1000 }), { claimed: 0, read: 0 });
@@ -204,14 +210,14 @@ test('a consumer that died mid-run: its pending events are taken over and applie
   assert.equal(feed.length, 300);
   assert.equal(new Set(feed.map((f) => f.token)).size, 300);
   assert.equal(await h.redis.scard(deviceKeys.all(h.prefix, 'a', 'sandbox')), 0);
-  assert.equal(await h.ctx.processor.oldestUnprocessedId(), null);
+  assert.equal(await h.ctx.processor.oldestUnprocessedId('a'), null);
 });
 
 test('an event claimed by two consumers (one stole it while the other still held it) applies once', async () => {
   const h = await fresh();
   const { tokens, event } = await publishUnregistered(h, 500);
   // Slow consumer reads everything, then stalls before applying.
-  await h.processor('slow').ensureGroup();
+  await h.processor('slow').ensureGroup('a');
   const reply = (await h.redis.xreadgroup(
     'GROUP',
     feedbackGroup,
@@ -219,7 +225,7 @@ test('an event claimed by two consumers (one stole it while the other still held
     'COUNT',
     500,
     'STREAMS',
-    storeKeys.feedbackStream(h.prefix),
+    storeKeys.feedbackStream(h.prefix, 'a'),
     '>',
   )) as [string, [string, string[]][]][];
   const held = reply[0]![1];
@@ -229,6 +235,7 @@ test('an event claimed by two consumers (one stole it while the other still held
   assert.equal(actions.filter((a) => a === 'purged').length, 500);
   // The slow consumer wakes up and applies what it held: every event is a no-op.
   const late = await new FeedbackPurger(h.redis, h.prefix, () => true).apply(
+    'a',
     held.map(([id], i) => ({ id, ...event(tokens[i]!) })),
   );
   assert.deepEqual([...new Set(late)], ['duplicate']);
@@ -248,6 +255,7 @@ test('three replicas running at once on their own connections: each token purged
         new FeedbackProcessor(redis, h.prefix, {
           consumer: `r${i}`,
           claimIdleMs: 0,
+          apps: () => ['a'],
           isKnownApp: () => true,
           batchSize: 50,
         }).run({
@@ -335,7 +343,7 @@ test('housekeeping trims the stream and feeds by age, never past unapplied event
     'COUNT',
     2,
     'STREAMS',
-    storeKeys.feedbackStream(h.prefix),
+    storeKeys.feedbackStream(h.prefix, 'b'),
     '>',
   );
 
@@ -349,7 +357,7 @@ test('housekeeping trims the stream and feeds by age, never past unapplied event
   now += 120_000; // everything is past the 60 s retention
   await runHousekeeping(h.ctx);
   assert.deepEqual(await h.redis.zrange(index, 0, -1), ['scheduled-campaign', 'new-campaign']);
-  const left = await h.redis.xrange(storeKeys.feedbackStream(h.prefix), '-', '+');
+  const left = await h.redis.xrange(storeKeys.feedbackStream(h.prefix, 'b'), '-', '+');
   assert.equal(left.length, 3, 'the applied events went; the pending and unread ones stayed');
   assert.deepEqual(await feedOf(h, 'b'), []);
   assert.equal(

@@ -4,8 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Environment } from '@pushfleet/core';
+import { fleetQueuePrefix } from '@pushfleet/queue';
 import {
   DeviceRegistry,
+  deviceKeys,
   FeedbackFeed,
   type FeedItem,
   storeKeys,
@@ -133,7 +135,7 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
   );
   // Both schedulers keep polling: let three more scheduled runs pass, in which a double
   // application would publish a token again.
-  const completed = () => redis.zcard(`${prefix}:scheduler:completed`);
+  const completed = () => redis.zcard(`${fleetQueuePrefix(prefix)}:scheduler:completed`);
   const base = await completed();
   await waitFor('three more scheduled runs', async () => (await completed()) >= base + 3, {
     timeoutMs: 30_000,
@@ -147,9 +149,9 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
 
   for (const token of dead) assert.equal(await registry.get(stack.appId, env, token), null);
   assert.ok(await registry.get(stack.appId, env, renewed), 'the re-registered token is kept');
-  assert.equal(await redis.scard(`${prefix}:devices:${stack.appId}:${env}:all`), tokens.length - dead.length);
+  assert.equal(await redis.scard(deviceKeys.all(prefix, stack.appId, env)), tokens.length - dead.length);
   assert.equal(
-    await redis.scard(`${prefix}:devices:${stack.appId}:${env}:tag:all`),
+    await redis.scard(deviceKeys.tag(prefix, stack.appId, env, 'all')),
     tokens.length - dead.length,
   );
 
@@ -170,7 +172,7 @@ test('campaign → simulator marks tokens unregistered → next poll purges them
 });
 
 test('the input stream is fully acknowledged: feedback lag falls back to 0', async () => {
-  const pending = (await redis.xpending(storeKeys.feedbackStream(prefix), 'purger')) as [number];
+  const pending = (await redis.xpending(storeKeys.feedbackStream(prefix, stack.appId), 'purger')) as [number];
   assert.equal(pending[0], 0);
   const metrics = await (await fetch(`http://127.0.0.1:${stack.opsPorts.scheduler}/metrics`)).text();
   assert.match(metrics, /^pushfleet_feedback_lag_seconds 0$/m);

@@ -157,7 +157,7 @@ export async function deliveryScenarios(
   const redis = await redisClient();
   try {
     const entries = await waitFor('the feedback event', async () => {
-      const all = await redis.xrange(storeKeys.feedbackStream(keyPrefix), '-', '+');
+      const all = await redis.xrange(storeKeys.feedbackStream(keyPrefix, stack.appId), '-', '+');
       return all.find(([, fields]) => fields.includes(dead!)) ?? undefined;
     });
     assert.ok(entries);

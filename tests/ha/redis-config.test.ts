@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '@pushfleet/config';
 import { connectRedis, createRedis, redisTopology } from '@pushfleet/queue';
+import { appSpace, globalSpace } from '@pushfleet/store';
 import { startAofRedis } from '@pushfleet/testkit';
 
 const base = { PUSHFLEET_APPS: '{}' };
@@ -40,16 +41,18 @@ test('masterName/sentinels and host:port strings are accepted too', () => {
   assert.equal(redis.sentinel?.name, 'm');
 });
 
-test('Cluster mode hash-tags the prefix unless it has a tag; sentinel and cluster together are refused', () => {
+test('each app has its own hash tag and the fleet one more, unless the prefix brings its own; sentinel and cluster together are refused', () => {
   const cluster = (prefix?: string) =>
     loadConfig({
       ...base,
       PUSHFLEET_REDIS__CLUSTER__NODES: '["127.0.0.1:7000"]',
       ...(prefix ? { PUSHFLEET_REDIS__PREFIX: prefix } : {}),
     }).redis;
-  assert.equal(cluster().prefix, '{pushfleet}');
-  assert.equal(cluster('{pf-eu}').prefix, '{pf-eu}');
-  assert.equal(loadConfig(base).redis.prefix, 'pushfleet');
+  assert.equal(cluster().prefix, 'pushfleet');
+  assert.equal(appSpace(cluster().prefix, 'shop'), 'pushfleet:app:{shop}');
+  assert.equal(globalSpace(cluster().prefix), '{pushfleet}');
+  assert.equal(appSpace(cluster('{pf-eu}').prefix, 'shop'), '{pf-eu}:app:shop', 'one slot for everything');
+  assert.equal(globalSpace('{pf-eu}'), '{pf-eu}');
   assert.throws(
     () =>
       loadConfig({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SendResult } from '@pushfleet/core';
-import { createRedis, deliverQueueName } from '@pushfleet/queue';
+import { appQueueName, appQueuePrefix, createRedis } from '@pushfleet/queue';
 import { appSpace, storeKeys } from '@pushfleet/store';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
 import {
@@ -107,7 +107,7 @@ async function assertDelivered(r: Rig, id: string, tokens: string[], where: stri
     [...report.values()].every((v) => v.length === 1 && v[0] === 'rejected:BadDeviceToken'),
     where,
   );
-  const feedback = await r.clean.xlen(storeKeys.feedbackStream(r.prefix));
+  const feedback = await r.clean.xlen(storeKeys.feedbackStream(r.prefix, app));
   assert.equal(feedback, dead(tokens).length, `${where}: one feedback event per dead token`);
   for (const t of tokens) assert.ok((r.transport.sends.get(t) ?? 0) >= 1, `${where}: ${t} reached APNs`);
   const duplicates = r.transport.duplicates() - retriedOnce(tokens).length;
@@ -332,7 +332,7 @@ test('cancel: a cancel stopped at every Redis call, repeated by the client: ever
           `${where}: every cancelled token is in the report`,
         );
         // Whatever jobs remain, run them now: they must send nothing and change no count.
-        const queue = new Queue(deliverQueueName(app), { connection: r.clean, prefix: r.prefix });
+        const queue = new Queue(appQueueName, { connection: r.clean, prefix: appQueuePrefix(r.prefix, app) });
         await queue.promoteJobs();
         await queue.close();
         await resumeFleet(r, [id]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type DeliverJobData, type FanoutJobData, fanoutJobId } from '@pushfleet/core';
-import { createRedis, deliverJob, deliverQueueName, settleFailedJob } from '@pushfleet/queue';
+import { appQueueName, appQueuePrefix, createRedis, deliverJob, settleFailedJob } from '@pushfleet/queue';
 import { type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { startInProcessWorker } from '../../apps/worker/tests/in-process-worker.ts';
@@ -82,14 +82,14 @@ test('a job failed by stalling, and a fan-out that kept failing: settled once, b
       tokenRange(1200, 5000),
     ]);
     // Take the jobs as a worker would, then fail them the way BullMQ's stalled check does.
-    const worker = new Worker<DeliverJobData | FanoutJobData>(deliverQueueName(app), null, {
+    const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, null, {
       connection: r.clean,
-      prefix: r.prefix,
+      prefix: appQueuePrefix(r.prefix, app),
       autorun: false,
     });
-    const queue = new Queue<DeliverJobData | FanoutJobData>(deliverQueueName(app), {
+    const queue = new Queue<DeliverJobData | FanoutJobData>(appQueueName, {
       connection: r.clean,
-      prefix: r.prefix,
+      prefix: appQueuePrefix(r.prefix, app),
     });
     try {
       for (let i = 0; i < 3; i++) {

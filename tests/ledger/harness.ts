@@ -3,10 +3,11 @@ import { configSchema } from '@pushfleet/config';
 import type { DeliverJobData, FanoutJobData, PushTransport, SendResult } from '@pushfleet/core';
 import {
   AppQueues,
+  appQueueName,
+  appQueuePrefix,
   backoffStrategy,
   createRedis,
   DirectProducer,
-  deliverQueueName,
   settleFailedJob,
 } from '@pushfleet/queue';
 import { appSpace, DeviceRegistry, FleetRateLimiter, Ledger, ledgerKeys } from '@pushfleet/store';
@@ -134,9 +135,9 @@ export async function runVictimWorker(
   const faults = interceptRedis(conn);
   const deps = workerDeps(r, faults.redis, r.transport, fanoutTuning);
   const processor = jobProcessor(deps);
-  const worker = new Worker<DeliverJobData | FanoutJobData>(deliverQueueName(app), null, {
+  const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, null, {
     connection: faults.redis,
-    prefix: r.prefix,
+    prefix: appQueuePrefix(r.prefix, app),
     lockDuration: workerSettings.lockDurationMs,
     autorun: false,
     skipStalledCheck: true,
@@ -191,7 +192,7 @@ export async function resumeFleet(
   await conn.connect();
   const deps = workerDeps(r, conn, r.transport, fanoutTuning);
   const [worker] = startAppWorkers([app], deps);
-  const queue = new Queue(deliverQueueName(app), { connection: conn, prefix: r.prefix });
+  const queue = new Queue(appQueueName, { connection: conn, prefix: appQueuePrefix(r.prefix, app) });
   try {
     await waitFor(
       'every record finished and the queue empty',

@@ -238,7 +238,7 @@ test(`fuzzed bodies (seed ${seed}, ${cases} cases): 4xx with a catalogued code, 
     codes.set(body.code, (codes.get(body.code) ?? 0) + 1);
   }
   assert.equal(await t.queuedJobs('demo'), 0, 'no deliver or fan-out job');
-  assert.deepEqual(await t.redis.keys(`${t.prefix}:app:*`), [], 'no records, no stored audience');
+  assert.deepEqual(await t.redis.keys(`${t.prefix}:app:*:n:*`), [], 'no records, no stored audience');
   assert.equal((await t.api.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
   assert.ok(codes.size >= 6, `varied failures: ${JSON.stringify([...codes])}`);
 });

@@ -1,5 +1,12 @@
 import type { DeliverJobData, FanoutJobData } from '@pushfleet/core';
-import { deliverQueueName, settleFailedJob } from '@pushfleet/queue';
+import {
+  appQueueName,
+  appQueuePrefix,
+  appQueueRef,
+  fleetQueueRef,
+  type QueueRef,
+  settleFailedJob,
+} from '@pushfleet/queue';
 import {
   compareStreamIds,
   feedbackKeys,
@@ -21,11 +28,11 @@ const minId = (ids: (string | null)[]) =>
   ids.filter((id): id is string => id !== null).sort(compareStreamIds)[0] ?? null;
 
 /** Finished jobs of every queue the fleet uses, by age, so Redis memory tracks the backlog, not history. */
-async function cleanQueues(ctx: SchedulerContext, queueNames: string[]): Promise<number> {
+async function cleanQueues(ctx: SchedulerContext, refs: QueueRef[]): Promise<number> {
   let removed = 0;
-  for (const name of queueNames) {
-    const queue = new Queue(name, { connection: ctx.redis, prefix: ctx.prefix });
-    queue.on('error', (err) => ctx.log.warn({ err, queue: name }, 'queue error'));
+  for (const ref of refs) {
+    const queue = new Queue(ref.name, { connection: ctx.redis, prefix: ref.prefix });
+    queue.on('error', (err) => ctx.log.warn({ err, queue: ref.label }, 'queue error'));
     try {
       removed += (await queue.clean(keepCompletedMs, cleanLimit, 'completed')).length;
       removed += (await queue.clean(keepFailedMs, cleanLimit, 'failed')).length;
@@ -44,9 +51,9 @@ async function cleanQueues(ctx: SchedulerContext, queueNames: string[]): Promise
 async function settleFailedJobs(ctx: SchedulerContext, ledger: Ledger, apps: string[]): Promise<number> {
   let settled = 0;
   for (const app of apps) {
-    const queue = new Queue<DeliverJobData | FanoutJobData>(deliverQueueName(app), {
+    const queue = new Queue<DeliverJobData | FanoutJobData>(appQueueName, {
       connection: ctx.redis,
-      prefix: ctx.prefix,
+      prefix: appQueuePrefix(ctx.prefix, app),
     });
     queue.on('error', (err) => ctx.log.warn({ err, app }, 'queue error'));
     try {
@@ -68,10 +75,15 @@ async function trimFeedback(
   apps: string[],
 ): Promise<{ stream: number; feed: number }> {
   const cutoff = `${ctx.now() - ctx.config.scheduler.feedbackRetentionSeconds * 1000}-0`;
-  const streamMin = minId([cutoff, await ctx.processor.oldestUnprocessedId()])!;
-  const stream = (await ctx.redis.xtrim(storeKeys.feedbackStream(ctx.prefix), 'MINID', streamMin)) as number;
+  let stream = 0;
   let feed = 0;
   for (const app of apps) {
+    const streamMin = minId([cutoff, await ctx.processor.oldestUnprocessedId(app)])!;
+    stream += (await ctx.redis.xtrim(
+      storeKeys.feedbackStream(ctx.prefix, app),
+      'MINID',
+      streamMin,
+    )) as number;
     let min: string | null = cutoff;
     if (ctx.webhooks.has(app)) min = minId([cutoff, (await ctx.feed.cursor(app)) ?? '0-0']);
     feed += (await ctx.redis.xtrim(feedbackKeys.feed(ctx.prefix, app), 'MINID', min!)) as number;
@@ -84,7 +96,11 @@ export async function runHousekeeping(ctx: SchedulerContext): Promise<number> {
   const apps = Object.keys(ctx.config.apps);
   // Settle before cleaning: a failed job removed unsettled would leave its tokens without an outcome.
   const settled = await settleFailedJobs(ctx, ctx.ledger, apps);
-  const jobs = await cleanQueues(ctx, [...apps.map(deliverQueueName), webhooksQueueName, schedulerQueueName]);
+  const jobs = await cleanQueues(ctx, [
+    ...apps.map((app) => appQueueRef(ctx.prefix, app)),
+    fleetQueueRef(ctx.prefix, webhooksQueueName),
+    fleetQueueRef(ctx.prefix, schedulerQueueName),
+  ]);
   let campaignIndex = 0;
   const expiredBefore = ctx.now() - ledgerRetentionSeconds * 1000;
   for (const app of apps)

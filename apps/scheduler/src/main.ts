@@ -1,7 +1,14 @@
 import { hostname } from 'node:os';
 import { loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
-import { connectRedis, createRedis, deliverQueueName, registerQueueDepthMetrics } from '@pushfleet/queue';
+import {
+  appQueueRef,
+  connectRedis,
+  createRedis,
+  fleetQueuePrefix,
+  fleetQueueRef,
+  registerQueueDepthMetrics,
+} from '@pushfleet/queue';
 import { FeedbackFeed, FeedbackProcessor, Ledger } from '@pushfleet/store';
 import {
   createLogger,
@@ -61,13 +68,17 @@ async function main(): Promise<void> {
   const processor = new FeedbackProcessor(redis, prefix, {
     consumer: `${hostname()}-${process.pid}`,
     claimIdleMs: config.scheduler.feedbackClaimIdleMs,
+    apps: () => Object.keys(config.apps),
     isKnownApp: (app) => Object.hasOwn(config.apps, app),
   });
-  await processor.ensureGroup();
   const metrics = createSchedulerMetrics(registry, { feedbackLagSeconds: () => processor.lagSeconds() });
 
-  const queue = new Queue(schedulerQueueName, { connection: redis, prefix });
-  const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, { connection: redis, prefix });
+  const fleetPrefix = fleetQueuePrefix(prefix);
+  const queue = new Queue(schedulerQueueName, { connection: redis, prefix: fleetPrefix });
+  const webhookQueue = new Queue<WebhookJobData>(webhooksQueueName, {
+    connection: redis,
+    prefix: fleetPrefix,
+  });
   // Without listeners BullMQ prints raw errors to stderr: logs must stay JSON during an outage.
   queue.on('error', (err) => log.warn({ err }, 'scheduler queue error'));
   webhookQueue.on('error', (err) => log.warn({ err }, 'webhook queue error'));
@@ -112,7 +123,7 @@ async function main(): Promise<void> {
         end();
       }
     },
-    { connection: workerConnection, prefix, concurrency: 1 },
+    { connection: workerConnection, prefix: fleetPrefix, concurrency: 1 },
   );
   worker.on('error', (err) => log.error({ err }, 'scheduler worker error'));
   const webhookWorker = startWebhookWorker(ctx);
@@ -121,8 +132,10 @@ async function main(): Promise<void> {
   const queueDepth = registerQueueDepthMetrics(
     registry,
     redis,
-    prefix,
-    () => [...Object.keys(config.apps).map(deliverQueueName), webhooksQueueName],
+    () => [
+      ...Object.keys(config.apps).map((app) => appQueueRef(prefix, app)),
+      fleetQueueRef(prefix, webhooksQueueName),
+    ],
     (err) => log.warn({ err }, 'queue depth metrics: queue error'),
   );
 

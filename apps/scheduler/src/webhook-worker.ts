@@ -1,4 +1,4 @@
-import { backoffStrategy } from '@pushfleet/queue';
+import { backoffStrategy, fleetQueuePrefix } from '@pushfleet/queue';
 import { type Job, Worker } from 'bullmq';
 import type { SchedulerContext } from './context.ts';
 import { postWebhook } from './webhook-post.ts';
@@ -61,7 +61,7 @@ export function startWebhookWorker(ctx: SchedulerContext): WebhookWorker {
   connection.on('error', (err) => ctx.log.warn({ err }, 'redis connection error'));
   const worker = new Worker<WebhookJobData>(webhooksQueueName, (job) => deliverWebhookBatch(ctx, job), {
     connection,
-    prefix: ctx.prefix,
+    prefix: fleetQueuePrefix(ctx.prefix),
     concurrency: ctx.config.scheduler.webhookConcurrency,
     settings: { backoffStrategy },
   });

@@ -10,9 +10,10 @@ import {
 } from '@pushfleet/core';
 import {
   type AppQueues,
+  appQueueName,
+  appQueuePrefix,
   backoffStrategy,
   deliverJob,
-  deliverQueueName,
   settleFailedJob,
 } from '@pushfleet/queue';
 import type { DeviceRegistry, Ledger } from '@pushfleet/store';
@@ -131,9 +132,9 @@ export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
   const w = deps.config.worker;
   const processor = jobProcessor(deps);
   return apps.map((app) => {
-    const worker = new Worker<DeliverJobData | FanoutJobData>(deliverQueueName(app), processor, {
+    const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, processor, {
       connection: deps.redis,
-      prefix: deps.config.redis.prefix,
+      prefix: appQueuePrefix(deps.config.redis.prefix, app),
       concurrency: w.concurrency,
       lockDuration: w.lockDurationMs,
       // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).

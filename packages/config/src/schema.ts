@@ -186,9 +186,10 @@ const redisCluster = z
   .strict();
 
 /**
- * Redis: standalone `url` (`rediss://` for TLS), or `sentinel`, or `cluster`. In Cluster mode the
- * prefix is wrapped in a hash tag (`pushfleet` → `{pushfleet}`) unless it has one, so every
- * queue's and store group's keys share a slot and multi-key scripts stay legal.
+ * Redis: standalone `url` (`rediss://` for TLS), or `sentinel`, or `cluster`. Every app's keys
+ * (queue, records, registry, feedback) share the app's own hash tag, the fleet's other keys
+ * `{<prefix>}`: in Cluster mode apps spread over every primary, and each multi-key script stays
+ * in one slot. A prefix with a hash tag of its own (`{pf-eu}`) keeps everything in that slot.
  */
 const redisSchema = z
   .object({
@@ -208,7 +209,6 @@ const redisSchema = z
   })
   .strict()
   .refine((r) => !(r.sentinel && r.cluster), { message: 'set redis.sentinel or redis.cluster, not both' })
-  .transform((r) => (r.cluster && !/\{[^}]+\}/.test(r.prefix) ? { ...r, prefix: `{${r.prefix}}` } : r))
   .prefault({});
 
 export const configSchema = z

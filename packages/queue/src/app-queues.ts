@@ -8,7 +8,7 @@ import {
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { jobBackoff } from './job-backoff.ts';
-import { deliverQueueName } from './names.ts';
+import { appQueueName, appQueuePrefix } from './names.ts';
 
 /**
  * Unexpected exceptions (not APNs answers, which are handled per token) get a few job-level
@@ -101,7 +101,10 @@ export class AppQueues {
   queue(app: string): Queue {
     let queue = this.queues.get(app);
     if (!queue) {
-      queue = new Queue(deliverQueueName(app), { connection: this.connection, prefix: this.prefix });
+      queue = new Queue(appQueueName, {
+        connection: this.connection,
+        prefix: appQueuePrefix(this.prefix, app),
+      });
       // Without a listener BullMQ prints raw errors to stderr (a Redis outage breaks JSON logs).
       queue.on('error', (err) => this.onError(err, app));
       this.queues.set(app, queue);

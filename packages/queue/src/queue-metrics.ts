@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
+import type { QueueRef } from './names.ts';
 
 const states = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
 
@@ -12,18 +13,17 @@ const states = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'fai
 export function registerQueueDepthMetrics(
   registry: Registry,
   redis: Redis,
-  prefix: string,
-  queueNames: () => string[],
+  queueRefs: () => QueueRef[],
   onError: (err: Error) => void = () => undefined,
 ) {
   const queues = new Map<string, Queue>();
-  const queueFor = (name: string) => {
-    let queue = queues.get(name);
+  const queueFor = (ref: QueueRef) => {
+    let queue = queues.get(ref.label);
     if (!queue) {
-      queue = new Queue(name, { connection: redis, prefix });
+      queue = new Queue(ref.name, { connection: redis, prefix: ref.prefix });
       // Without a listener BullMQ prints raw errors to stderr (logs must stay JSON).
       queue.on('error', onError);
-      queues.set(name, queue);
+      queues.set(ref.label, queue);
     }
     return queue;
   };
@@ -34,9 +34,9 @@ export function registerQueueDepthMetrics(
     registers: [registry],
     async collect() {
       this.reset();
-      for (const name of queueNames()) {
-        const counts = await queueFor(name).getJobCounts(...states);
-        for (const state of states) this.set({ queue: name, state }, counts[state] ?? 0);
+      for (const ref of queueRefs()) {
+        const counts = await queueFor(ref).getJobCounts(...states);
+        for (const state of states) this.set({ queue: ref.label, state }, counts[state] ?? 0);
       }
     },
   });

@@ -67,19 +67,6 @@ export function redisTopology(
   return 'standalone';
 }
 
-/** Whether a key prefix already carries a Redis Cluster hash tag (`{…}` with something inside). */
-export function hasHashTag(prefix: string): boolean {
-  return /\{[^}]+\}/.test(prefix);
-}
-
-/**
- * The prefix wrapped in a hash tag (`pushfleet` → `{pushfleet}`), so every key of every queue and
- * store group hashes to one slot and the multi-key Lua scripts (BullMQ's and ours) stay legal.
- */
-export function hashTagPrefix(prefix: string): string {
-  return hasHashTag(prefix) ? prefix : `{${prefix}}`;
-}
-
 export function tlsOptions(tls: RedisTlsSettings | true): NonNullable<RedisOptions['tls']> {
   if (tls === true) return {};
   const out: NonNullable<RedisOptions['tls']> = {};

@@ -1,15 +1,20 @@
 import type { DeviceRegistration, Environment } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
+import { appSpace } from './ledger/keys.ts';
 
-/** Registry keys: per app and environment, so a sandbox token never reaches production. */
+/**
+ * Registry keys: in the app's space, per environment, so a sandbox token never reaches
+ * production. `indexBase` is where the user:/tag: index sets hang (the scripts build those names).
+ */
 export const deviceKeys = {
   device: (prefix: string, app: string, env: Environment, token: string) =>
-    `${prefix}:device:${app}:${env}:${token}`,
-  all: (prefix: string, app: string, env: Environment) => `${prefix}:devices:${app}:${env}:all`,
+    `${appSpace(prefix, app)}:device:${env}:${token}`,
+  indexBase: (prefix: string, app: string, env: Environment) => `${appSpace(prefix, app)}:devices:${env}:`,
+  all: (prefix: string, app: string, env: Environment) => `${deviceKeys.indexBase(prefix, app, env)}all`,
   user: (prefix: string, app: string, env: Environment, userId: string) =>
-    `${prefix}:devices:${app}:${env}:user:${userId}`,
+    `${deviceKeys.indexBase(prefix, app, env)}user:${userId}`,
   tag: (prefix: string, app: string, env: Environment, tag: string) =>
-    `${prefix}:devices:${app}:${env}:tag:${tag}`,
+    `${deviceKeys.indexBase(prefix, app, env)}tag:${tag}`,
 };
 
 export interface DeviceInput {
@@ -68,7 +73,7 @@ export class DeviceRegistry {
   ) {}
 
   private indexBase(app: string, env: Environment): string {
-    return `${this.prefix}:devices:${app}:${env}:`;
+    return deviceKeys.indexBase(this.prefix, app, env);
   }
 
   /** The register script's keys and arguments for one registration. */

@@ -1,3 +1,5 @@
+import { appSpace } from './ledger/keys.ts';
+
 /**
  * Keys of the feedback service, beside `storeKeys.feedbackStream` (the one input stream every
  * worker writes invalidations to).
@@ -7,11 +9,11 @@
  * `?since=` and the webhook cursor), and housekeeping trims it by age.
  */
 export const feedbackKeys = {
-  feed: (prefix: string, app: string) => `${prefix}:feedback-feed:${app}`,
+  feed: (prefix: string, app: string) => `${appSpace(prefix, app)}:feedback-feed`,
   /** Id of the last feed entry a webhook endpoint acknowledged with a 2xx. */
-  webhookCursor: (prefix: string, app: string) => `${prefix}:feedback-webhook:${app}:cursor`,
+  webhookCursor: (prefix: string, app: string) => `${appSpace(prefix, app)}:feedback-webhook:cursor`,
   /** Batches that failed every attempt (newest first, capped). */
-  webhookDeadLetters: (prefix: string, app: string) => `${prefix}:feedback-webhook:${app}:dead`,
+  webhookDeadLetters: (prefix: string, app: string) => `${appSpace(prefix, app)}:feedback-webhook:dead`,
 };
 
 /** The consumer group that purges; one group, so each event is decided once fleet-wide. */

@@ -8,6 +8,8 @@ export interface FeedbackProcessorOptions {
   consumer: string;
   /** Pending entries idle this long belong to a consumer that died mid-run and are taken over. */
   claimIdleMs: number;
+  /** The apps whose streams are read (each app has its own stream, in its own key space). */
+  apps: () => string[];
   /** Only events of these apps are applied; others are acknowledged and ignored. */
   isKnownApp: (app: string) => boolean;
   /** Events per read and per pipeline (default 500). */
@@ -49,43 +51,64 @@ export function compareStreamIds(a: string, b: string): number {
 }
 
 /**
- * Reads the feedback stream through the `purger` consumer group and applies each event with
- * `FeedbackPurger`. Each run first takes over entries a dead consumer left pending (XAUTOCLAIM),
- * then reads new ones. Any number of processes may run at once: the group hands each entry to
- * one consumer, and the purge script's XACK guard makes a doubly claimed entry apply once.
+ * Reads each app's feedback stream through the `purger` consumer group and applies each event
+ * with `FeedbackPurger`. Each run first takes over entries a dead consumer left pending
+ * (XAUTOCLAIM), then reads new ones. Any number of processes may run at once: the group hands
+ * each entry to one consumer, and the purge script's XACK guard makes a doubly claimed entry
+ * apply once.
  */
 export class FeedbackProcessor {
   private readonly purger: FeedbackPurger;
-  private readonly stream: string;
   private readonly batchSize: number;
+  private readonly grouped = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
     private readonly options: FeedbackProcessorOptions,
   ) {
     this.purger = new FeedbackPurger(redis, prefix, options.isKnownApp);
-    this.stream = storeKeys.feedbackStream(prefix);
     this.batchSize = options.batchSize ?? 500;
   }
 
-  /** Creates the group at the stream's start, so events written before the first run count too. */
-  async ensureGroup(): Promise<void> {
+  private stream(app: string): string {
+    return storeKeys.feedbackStream(this.prefix, app);
+  }
+
+  /** Creates the app's group at its stream's start, so events written before the first run count too. */
+  async ensureGroup(app: string): Promise<void> {
+    if (this.grouped.has(app)) return;
     try {
-      await this.redis.xgroup('CREATE', this.stream, feedbackGroup, '0', 'MKSTREAM');
+      await this.redis.xgroup('CREATE', this.stream(app), feedbackGroup, '0', 'MKSTREAM');
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
+    this.grouped.add(app);
   }
 
+  /** One run over every app's stream, at most `maxEvents` events in all. */
   async run(options: FeedbackRunOptions): Promise<{ claimed: number; read: number }> {
-    await this.ensureGroup();
+    let claimed = 0;
+    let read = 0;
+    for (const app of this.options.apps()) {
+      const left = options.maxEvents - claimed - read;
+      if (left <= 0) break;
+      const done = await this.runApp(app, { ...options, maxEvents: left });
+      claimed += done.claimed;
+      read += done.read;
+    }
+    return { claimed, read };
+  }
+
+  private async runApp(app: string, options: FeedbackRunOptions): Promise<{ claimed: number; read: number }> {
+    await this.ensureGroup(app);
+    const stream = this.stream(app);
     let claimed = 0;
     let read = 0;
     let start = '0-0';
     while (claimed < options.maxEvents) {
       const [next, entries] = (await this.redis.xautoclaim(
-        this.stream,
+        stream,
         feedbackGroup,
         this.options.consumer,
         this.options.claimIdleMs,
@@ -93,7 +116,7 @@ export class FeedbackProcessor {
         'COUNT',
         this.batchSize,
       )) as [string, StreamEntry[]];
-      claimed += await this.apply(entries, options);
+      claimed += await this.apply(app, entries, options);
       if (next === '0-0') break;
       start = next;
     }
@@ -105,19 +128,19 @@ export class FeedbackProcessor {
         'COUNT',
         Math.min(this.batchSize, options.maxEvents - claimed - read),
         'STREAMS',
-        this.stream,
+        stream,
         '>',
       )) as [string, StreamEntry[]][] | null;
       const entries = reply?.[0]?.[1] ?? [];
       if (entries.length === 0) break;
-      read += await this.apply(entries, options);
+      read += await this.apply(app, entries, options);
     }
     return { claimed, read };
   }
 
-  private async apply(entries: StreamEntry[], options: FeedbackRunOptions): Promise<number> {
+  private async apply(app: string, entries: StreamEntry[], options: FeedbackRunOptions): Promise<number> {
     const events = entries.map(toEvent);
-    const actions = await this.purger.apply(events);
+    const actions = await this.purger.apply(app, events);
     events.forEach((event, i) => {
       options.onApplied?.(event, actions[i]!);
     });
@@ -128,10 +151,11 @@ export class FeedbackProcessor {
    * Id of the oldest event not yet applied: the oldest pending one (read, not acknowledged) or
    * the first one the group has not read. Null when everything is applied (or no group yet).
    */
-  async oldestUnprocessedId(): Promise<string | null> {
+  async oldestUnprocessedId(app: string): Promise<string | null> {
+    const stream = this.stream(app);
     let groups: unknown[];
     try {
-      groups = (await this.redis.xinfo('GROUPS', this.stream)) as unknown[];
+      groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[];
     } catch {
       return null; // no stream yet
     }
@@ -144,16 +168,16 @@ export class FeedbackProcessor {
       })
       .find((g) => g.name === feedbackGroup);
     if (!group) {
-      const [first] = (await this.redis.xrange(this.stream, '-', '+', 'COUNT', 1)) as StreamEntry[];
+      const [first] = (await this.redis.xrange(stream, '-', '+', 'COUNT', 1)) as StreamEntry[];
       return first?.[0] ?? null;
     }
     const candidates: string[] = [];
     if (Number(group.pending) > 0) {
-      const summary = (await this.redis.xpending(this.stream, feedbackGroup)) as [number, string | null];
+      const summary = (await this.redis.xpending(stream, feedbackGroup)) as [number, string | null];
       if (summary[1]) candidates.push(summary[1]);
     }
     const [unread] = (await this.redis.xrange(
-      this.stream,
+      stream,
       `(${String(group['last-delivered-id'])}`,
       '+',
       'COUNT',
@@ -164,9 +188,13 @@ export class FeedbackProcessor {
     return candidates[0] ?? null;
   }
 
-  /** Age of the oldest unapplied event in seconds (0 when none): the feedback lag. */
+  /** Age of the oldest unapplied event of any app, in seconds (0 when none): the feedback lag. */
   async lagSeconds(now = Date.now()): Promise<number> {
-    const id = await this.oldestUnprocessedId();
-    return id ? Math.max(0, (now - streamIdTime(id)) / 1000) : 0;
+    let lag = 0;
+    for (const app of this.options.apps()) {
+      const id = await this.oldestUnprocessedId(app);
+      if (id) lag = Math.max(lag, (now - streamIdTime(id)) / 1000);
+    }
+    return lag;
   }
 }

@@ -7,7 +7,7 @@ export type NewFeedbackEvent = Omit<FeedbackEvent, 'id'>;
 /**
  * Adds events to the feedback stream with the fields the delivery worker writes, so legacy
  * feedback tuples and stale tokens go through the same consumer group and the same rule.
- * One MULTI: a crash publishes all of them or none.
+ * One MULTI per app: a crash publishes all of an app's events or none.
  */
 export async function publishFeedbackEvents(
   redis: Redis,
@@ -15,10 +15,17 @@ export async function publishFeedbackEvents(
   events: NewFeedbackEvent[],
 ): Promise<void> {
   if (events.length === 0) return;
+  // Each app's stream is in the app's own slot: one MULTI per app.
+  const byApp = new Map<string, NewFeedbackEvent[]>();
+  for (const e of events) byApp.set(e.app, [...(byApp.get(e.app) ?? []), e]);
+  for (const appEvents of byApp.values()) await publishToApp(redis, prefix, appEvents);
+}
+
+async function publishToApp(redis: Redis, prefix: string, events: NewFeedbackEvent[]): Promise<void> {
   const multi = redis.multi();
   for (const e of events) {
     multi.xadd(
-      storeKeys.feedbackStream(prefix),
+      storeKeys.feedbackStream(prefix, e.app),
       '*',
       'app',
       e.app,

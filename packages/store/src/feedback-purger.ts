@@ -95,30 +95,32 @@ export class FeedbackPurger {
     if (!(commandName in redis)) redis.defineCommand(commandName, { lua: applyScript, numberOfKeys: 4 });
   }
 
-  /** One pipeline for the batch; each event is still its own atomic script. */
-  async apply(events: FeedbackEvent[]): Promise<FeedbackAction[]> {
+  /**
+   * One pipeline for a batch read from `app`'s stream; each event is still its own atomic
+   * script. Keys are the stream's app's (one slot), whatever an event's own `app` field says.
+   */
+  async apply(app: string, events: FeedbackEvent[]): Promise<FeedbackAction[]> {
     if (events.length === 0) return [];
     const pipeline = this.redis.pipeline() as unknown as Record<
       string,
       (...args: (string | number)[]) => unknown
     > & { exec(): Promise<[Error | null, unknown][] | null> };
     for (const event of events) {
-      const policy = policyFor(event, this.isKnownApp);
+      const policy = event.app === app ? policyFor(event, this.isKnownApp) : 'ignore';
       // An ignored event never touches registry keys, so odd field values cannot name a key.
       const env = policy === 'ignore' ? 'sandbox' : (event.environment as 'sandbox' | 'production');
       const token = policy === 'ignore' ? '-' : event.token;
-      const app = policy === 'ignore' ? '-' : event.app;
       const all = deviceKeys.all(this.prefix, app, env);
       pipeline[commandName]!(
-        storeKeys.feedbackStream(this.prefix),
+        storeKeys.feedbackStream(this.prefix, app),
         feedbackKeys.feed(this.prefix, app),
         deviceKeys.device(this.prefix, app, env, token),
         all,
         feedbackGroup,
         event.id,
         policy,
-        // The registry's index base (`…:devices:<app>:<env>:`), where user:/tag: sets hang.
-        all.slice(0, -'all'.length),
+        // The registry's index base, where user:/tag: sets hang.
+        deviceKeys.indexBase(this.prefix, app, env),
         token,
         env,
         event.reason,

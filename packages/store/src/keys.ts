@@ -1,7 +1,11 @@
-/** Keys outside the ledger (whose schema is ledger/keys.ts), under the deployment's prefix. */
+import { appSpace } from './ledger/keys.ts';
+
+/** Keys outside the ledger (whose schema is ledger/keys.ts), in the app's space. */
 export const storeKeys = {
-  /** The feedback service's input: one entry per dead token, from every worker. */
-  feedbackStream: (prefix: string) => `${prefix}:feedback`,
+  /** The feedback service's input for one app: one entry per dead token, from every worker. */
+  feedbackStream: (prefix: string, app: string) => `${appSpace(prefix, app)}:feedback`,
+  /** A fleet-wide send rate's state (GCRA) for one app. */
+  rate: (prefix: string, app: string) => `${appSpace(prefix, app)}:rate`,
 };
 
 /**

@@ -1,5 +1,6 @@
 import type { Environment } from '@pushfleet/core';
 import type { Redis } from 'ioredis';
+import { globalSpace } from './ledger/keys.ts';
 import { runScript } from './scripts.ts';
 
 export interface Pause {
@@ -25,7 +26,7 @@ export class PauseStore {
     private readonly redis: Redis,
     prefix: string,
   ) {
-    this.key = `${prefix}:pauses`;
+    this.key = `${globalSpace(prefix)}:pauses`;
   }
 
   /** Pauses unless already paused; resolves to when sending resumes. */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { storeKeys } from './keys.ts';
 import { runScript } from './scripts.ts';
 
 /** A fleet-wide send rate per app (GCRA over Redis time, see lua/rate-reserve.lua). */
@@ -14,7 +15,7 @@ export class FleetRateLimiter {
     const waitMs = await runScript(
       this.redis,
       'rate-reserve',
-      [`${this.prefix}:rate:${app}`],
+      [storeKeys.rate(this.prefix, app)],
       [n, intervalUs, 1_000_000],
     );
     return Number(waitMs);

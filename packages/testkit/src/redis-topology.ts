@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, hashTagPrefix } from '@pushfleet/queue';
+import { createRedis } from '@pushfleet/queue';
 import type { Redis } from 'ioredis';
 import { freePort } from './free-port.ts';
 import { type StartedCluster, startRedisCluster } from './redis-cluster.ts';
@@ -102,7 +102,7 @@ export async function startRedisTopology(kind: RedisTopologyKind): Promise<Start
     return {
       kind,
       config: c.config,
-      effectivePrefix: hashTagPrefix,
+      effectivePrefix: (prefix: string) => prefix,
       client: clientFor(c.config),
       cluster: c,
       stop: () => c.stop(),

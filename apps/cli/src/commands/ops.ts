@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type Config, loadConfig, redactConfig } from '@pushfleet/config';
-import { connectRedis, createRedis, deliverQueueName } from '@pushfleet/queue';
+import { appQueueRef, connectRedis, createRedis } from '@pushfleet/queue';
 import { Queue } from 'bullmq';
 import { createOutput } from './output.ts';
 
@@ -20,11 +20,11 @@ export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Pro
   const redis = createRedis(config.redis, 'producer');
   await connectRedis(redis);
   try {
-    const names = Object.keys(config.apps).map(deliverQueueName);
+    const refs = Object.keys(config.apps).map((app) => appQueueRef(config.redis.prefix, app));
     const rows: Record<string, Record<string, number>> = {};
-    for (const name of names) {
-      const queue = new Queue(name, { connection: redis, prefix: config.redis.prefix });
-      rows[name] = await queue.getJobCounts(...states);
+    for (const ref of refs) {
+      const queue = new Queue(ref.name, { connection: redis, prefix: ref.prefix });
+      rows[ref.label] = await queue.getJobCounts(...states);
       await queue.close();
     }
     const header = ['queue'.padEnd(28), ...states.map((s) => s.padStart(11))].join('');

@@ -82,7 +82,7 @@ export class BatchLedger {
     const [code, cancelled, current] = (await runScript(
       this.redis,
       'record-step',
-      [k.record, k.batches, k.report, storeKeys.feedbackStream(this.prefix)],
+      [k.record, k.batches, k.report, storeKeys.feedbackStream(this.prefix, ref.app)],
       [
         batchField(ref.batchNo, ref.attempt),
         step.after,

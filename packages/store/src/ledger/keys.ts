@@ -1,18 +1,25 @@
-/**
- * The ledger's key schema. Every key of one app lives under the app's space, so a record, its
- * batches, its report, its audience and the app's queue jobs can be written in one transaction
- * (in Redis Cluster: one hash slot per space).
- */
-export function appSpace(prefix: string, app: string): string {
-  return `${prefix}:app:${app}`;
+/** Whether a key prefix carries a Redis Cluster hash tag (`{…}` with something inside). */
+export function hasHashTag(prefix: string): boolean {
+  return /\{[^}]+\}/.test(prefix);
 }
 
 /**
- * The space of keys that belong to no single app (the app registry, pauses, activity): one slot
- * of its own in Redis Cluster. Build every such key from it.
+ * The store's key schema. Every key of one app — its queue's jobs, ledger records, device
+ * registry, feedback stream and feed — lives under the app's space, which is its own Redis
+ * Cluster hash slot (`<prefix>:app:{<app>}`): one app's records and jobs are written in one
+ * transaction, and apps spread over every primary of a Cluster. A prefix that carries its own
+ * hash tag puts everything in that one slot instead (one primary, still correct).
+ */
+export function appSpace(prefix: string, app: string): string {
+  return hasHashTag(prefix) ? `${prefix}:app:${app}` : `${prefix}:app:{${app}}`;
+}
+
+/**
+ * The space of keys that belong to no single app (the app registry, pauses, activity, the
+ * scheduler's queues): one slot of its own in Redis Cluster. Build every such key from it.
  */
 export function globalSpace(prefix: string): string {
-  return prefix;
+  return hasHashTag(prefix) ? prefix : `{${prefix}}`;
 }
 
 export const ledgerKeys = {
