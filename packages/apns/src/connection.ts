@@ -1,9 +1,18 @@
 // The contract between the transport's pool and one HTTP/2 connection to APNs, shared by both
 // clients: the lean client (./h2) and the node:http2 adapter (./node-http2-connection.ts).
 import type { SecureContext } from 'node:tls';
-import type { PreparedNotification } from '@pushfleet/core';
+import type { PreparedBroadcastHeaders, PreparedNotification } from '@pushfleet/core';
 import type { JwtSigner } from './jwt-signer.ts';
 import type { SendResult } from './transport.ts';
+
+/**
+ * One request's wire form apart from `:path` and `authorization`: a device push (a prepared
+ * notification, shared by all its tokens) or a broadcast to one channel (docs/apns-protocol.md
+ * §F.2: the prepared broadcast's headers and the channel id).
+ */
+export type WireRequest =
+  | PreparedNotification
+  | { headers: PreparedBroadcastHeaders & { 'apns-channel-id': string }; payload: string };
 
 /** A send that never reached APNs' processing: safe to send again at once, elsewhere. */
 export type StreamResult = SendResult | { kind: 'not-processed'; error: string; credentials?: true };
@@ -23,6 +32,11 @@ export interface ApnsStreamConnection {
   capacity(): number;
   /** Sends on a reserved slot; calls `done` exactly once, within the request timeout. */
   send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void;
+  /**
+   * `send` for any path (a broadcast's `/4/broadcasts/apps/<bundle id>`): same slot, same
+   * provider token, same exactly-once `done`.
+   */
+  request(path: string, wire: WireRequest, done: (result: StreamResult) => void): void;
   close(): Promise<void>;
 }
 
@@ -110,10 +124,10 @@ export function parseStatus(value: unknown): number | undefined {
   return typeof value === 'string' && /^[1-5]\d\d$/.test(value) ? Number(value) : undefined;
 }
 
-const bodyCache = new WeakMap<PreparedNotification, Buffer>();
+const bodyCache = new WeakMap<WireRequest, Buffer>();
 
 /** A prepared notification's payload as bytes, encoded once for all its tokens. */
-export function bodyOf(prepared: PreparedNotification): Buffer {
+export function bodyOf(prepared: WireRequest): Buffer {
   let body = bodyCache.get(prepared);
   if (!body) {
     body = Buffer.from(prepared.payload, 'utf8');

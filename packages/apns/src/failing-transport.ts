@@ -1,4 +1,4 @@
-import type { PreparedNotification } from '@pushfleet/core';
+import type { PreparedBroadcast, PreparedNotification } from '@pushfleet/core';
 import type { PushTransport, SendResult } from './transport.ts';
 
 /**
@@ -19,6 +19,10 @@ export class FailingTransport implements PushTransport {
 
   async send(_prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]> {
     return tokens.map(() => this.failure);
+  }
+
+  async sendBroadcast(_prepared: PreparedBroadcast, _channelId: string): Promise<SendResult> {
+    return this.failure;
   }
 
   async warm(): Promise<void> {}

@@ -1,5 +1,5 @@
-import type { PreparedNotification } from '@pushfleet/core';
-import type { ApnsStreamConnection, ConnectionOptions, StreamResult } from './connection.ts';
+import type { PreparedBroadcast, PreparedNotification } from '@pushfleet/core';
+import type { ApnsStreamConnection, ConnectionOptions, StreamResult, WireRequest } from './connection.ts';
 import { type LoadedCredentials, loadCredentials } from './credentials.ts';
 import { LeanConnection } from './h2/lean-connection.ts';
 import { JwtSigner } from './jwt-signer.ts';
@@ -40,6 +40,15 @@ export interface Http2TransportOptions {
   clock?: () => number;
   /** Default: lean. */
   client?: Http2Client;
+}
+
+/** A request that got no stream slot fails as retryable (or as a credentials failure). */
+function noSlot(why: NoSlot | undefined): Extract<SendResult, { kind: 'failed' }> {
+  return {
+    kind: 'failed',
+    error: why?.error ?? 'no connection',
+    ...(why?.credentials && { credentials: true }),
+  };
 }
 
 /**
@@ -135,11 +144,6 @@ export class Http2Transport implements PushTransport {
       }
       const maxResends = this.options.maxResends ?? 3;
       this.queued += tokens.length;
-      const noSlot = (why: NoSlot | undefined): SendResult => ({
-        kind: 'failed',
-        error: why?.error ?? 'no connection',
-        ...(why?.credentials && { credentials: true }),
-      });
       const dispatch = (conn: ApnsStreamConnection, index: number, attempt: number): void => {
         conn.send(tokens[index]!, prepared, (result) => {
           if (result.kind !== 'not-processed') return settle(index, result);
@@ -175,6 +179,47 @@ export class Http2Transport implements PushTransport {
         }
       };
       pump(undefined);
+    });
+  }
+
+  /**
+   * One broadcast (docs/apns-protocol.md §F.2): `POST /4/broadcasts/apps/<bundle id>` with the
+   * channel id, over the same pooled connections and provider token as device pushes. A single
+   * request reaches every activity subscribed to the channel, so there is no batch: one result.
+   * Never rejects; settles within the request timeout (plus the same again at most while waiting
+   * for a stream slot). A stream APNs never processed is re-sent like a device push's.
+   */
+  sendBroadcast(prepared: PreparedBroadcast, channelId: string): Promise<SendResult> {
+    return new Promise((resolve) => {
+      const pool = this.pool;
+      if (!pool || this.closing) {
+        resolve(this.unusable ?? { kind: 'failed', error: 'transport closed' });
+        return;
+      }
+      const path = `/4/broadcasts/apps/${prepared.bundleId}`;
+      const wire: WireRequest = {
+        headers: { ...prepared.headers, 'apns-channel-id': channelId },
+        payload: prepared.payload,
+      };
+      const maxResends = this.options.maxResends ?? 3;
+      this.queued++;
+      let waiting = true;
+      const dispatch = (conn: ApnsStreamConnection | undefined, why: NoSlot | undefined, attempt: number) => {
+        if (waiting) {
+          waiting = false;
+          this.queued--;
+        }
+        if (!conn) return resolve(noSlot(why));
+        conn.request(path, wire, (result) => {
+          if (result.kind !== 'not-processed') return resolve(result);
+          const { error, credentials } = result;
+          if (credentials || attempt >= maxResends) {
+            return resolve({ kind: 'failed', error, ...(credentials && { credentials }) });
+          }
+          pool.acquire((next, nextWhy) => dispatch(next, nextWhy, attempt + 1));
+        });
+      };
+      pool.acquire((conn, why) => dispatch(conn, why, 0));
     });
   }
 

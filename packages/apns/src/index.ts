@@ -1,3 +1,4 @@
+export * from './channel-client.ts';
 export * from './connection.ts';
 export * from './credential-info.ts';
 export * from './credentials.ts';

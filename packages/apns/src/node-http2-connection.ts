@@ -12,6 +12,7 @@ import {
   rejectionResult,
   type StreamResult,
   timedOut,
+  type WireRequest,
 } from './connection.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
@@ -158,6 +159,11 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
    * calls `done` exactly once. Callbacks, not promises: this runs once per notification.
    */
   send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void {
+    this.request(`/3/device/${token}`, prepared, done);
+  }
+
+  /** `send` for any path: a broadcast's `/4/broadcasts/apps/<bundle id>`. */
+  request(path: string, prepared: WireRequest, done: (result: StreamResult) => void): void {
     if (this.reserved > 0) this.reserved--;
     this.inFlight++;
     const now = Date.now();
@@ -169,7 +175,7 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
     try {
       const headers: Record<string, string> = {
         ':method': 'POST',
-        ':path': `/3/device/${token}`,
+        ':path': path,
         ...prepared.headers,
       };
       if (this.options.signer) headers.authorization = this.options.signer.authorization();
@@ -195,7 +201,9 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
       }
       if (status === 200) {
         stream.resume();
-        request.finish({ kind: 'accepted', apnsId: responseHeaders['apns-id'] as string | undefined });
+        // Broadcasts are answered with apns-request-id instead (docs/apns-protocol.md §F.4).
+        const id = responseHeaders['apns-id'] ?? responseHeaders['apns-request-id'];
+        request.finish({ kind: 'accepted', apnsId: id as string | undefined });
         return;
       }
       const retryAfterHeader = responseHeaders['retry-after'];

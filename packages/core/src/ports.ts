@@ -1,3 +1,4 @@
+import type { PreparedBroadcast } from './broadcast.ts';
 import type { BatchCheckpoint } from './checkpoint.ts';
 import type { Environment } from './environment.ts';
 import type { DeliverJobData } from './jobs.ts';
@@ -30,6 +31,12 @@ export interface PushTransport {
    * at most while waiting for a stream slot).
    */
   send(prepared: PreparedNotification, tokens: readonly string[]): Promise<SendResult[]>;
+  /**
+   * Sends one broadcast to a channel (docs/apns-protocol.md §F.2) on the same connections and
+   * credentials as `send`, when the transport can. Never rejects; settles in bounded time like
+   * `send`. Classify the result with `broadcastActionFor`, not the device-push reason table.
+   */
+  sendBroadcast?(prepared: PreparedBroadcast, channelId: string): Promise<SendResult>;
   /** Opens the connections ahead of the first send, when the transport can. Never rejects. */
   warm?(): Promise<void>;
   /** Requests awaiting an answer, when the transport can tell. */

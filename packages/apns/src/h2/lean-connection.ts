@@ -10,6 +10,7 @@ import {
   isCertificateRefusal,
   type StreamResult,
   timedOut,
+  type WireRequest,
 } from '../connection.ts';
 import { checkFrame, parseSettings } from './frame-rules.ts';
 import {
@@ -177,6 +178,21 @@ export class LeanConnection implements ApnsStreamConnection {
   }
 
   send(token: string, prepared: PreparedNotification, done: (result: StreamResult) => void): void {
+    this.start(`/3/device/${token}`, prepared, done);
+  }
+
+  request(path: string, wire: WireRequest, done: (result: StreamResult) => void): void {
+    // :path goes out as latin1 with its length in characters: printable ASCII only.
+    if (!/^\/[\x21-\x7e]*$/.test(path)) {
+      if (this.reserved > 0) this.reserved--;
+      done({ kind: 'failed', error: 'cannot encode the request: the path is not printable ASCII' });
+      this.options.onSlotFree?.(this);
+      return;
+    }
+    this.start(path, wire, done);
+  }
+
+  private start(path: string, prepared: WireRequest, done: (result: StreamResult) => void): void {
     if (this.reserved > 0) this.reserved--;
     if (this.closed) {
       done({ kind: 'not-processed', error: 'connection closed' });
@@ -207,7 +223,7 @@ export class LeanConnection implements ApnsStreamConnection {
     const body = bodyOf(prepared);
     // The common case: HEADERS and the whole DATA frame in one buffer.
     const whole = this.flow.fits(stream, body.length);
-    this.write(this.encoder.encode(id, token, parts, whole ? body : undefined));
+    this.write(this.encoder.encode(id, path, parts, whole ? body : undefined));
     if (whole) this.flow.consume(stream, body.length);
     else {
       stream.unsent = body;

@@ -2,12 +2,12 @@
 // HEADERS frame (and its DATA frame when flow control lets the whole payload go) written into
 // one buffer. The encoder never indexes (RFC 7541 §6.2.2), so the server's view of our dynamic
 // table stays empty and the parts of a block can be encoded once and reused.
-import type { PreparedNotification } from '@pushfleet/core';
+import type { WireRequest } from '../connection.ts';
 import { Flag, FrameType, frameHeaderLength, writeFrameHeader } from './frames.ts';
 import { encodeIndexed, encodeInteger, encodeLiteral } from './hpack.ts';
 
 /** The headers of one prepared notification (apns-topic, apns-push-type, …), HPACK-encoded once. */
-function notificationBlock(prepared: PreparedNotification): Buffer {
+function notificationBlock(prepared: WireRequest): Buffer {
   const parts: Buffer[] = [];
   for (const [name, value] of Object.entries(prepared.headers)) {
     if (value !== undefined) parts.push(encodeLiteral(name, String(value)));
@@ -21,7 +21,7 @@ function authorizationField(value: string): Buffer {
   return Buffer.concat([encodeInteger(23, 4, 0x10), encodeInteger(bytes.length, 7, 0), bytes]);
 }
 
-const blocks = new WeakMap<PreparedNotification, Buffer>();
+const blocks = new WeakMap<WireRequest, Buffer>();
 
 /** The header parts of one request that can fail to encode; computed before any state changes. */
 export interface RequestParts {
@@ -52,7 +52,7 @@ export class RequestEncoder {
   }
 
   /** Throws (RangeError) for a header HTTP/2 cannot carry: that request fails alone. */
-  parts(prepared: PreparedNotification, authorization: string | undefined): RequestParts {
+  parts(prepared: WireRequest, authorization: string | undefined): RequestParts {
     let block = blocks.get(prepared);
     if (!block) {
       block = notificationBlock(prepared);
@@ -73,13 +73,13 @@ export class RequestEncoder {
    * when `body` is given (the caller checked the flow-control windows); one allocation, one copy
    * of each part.
    */
-  encode(id: number, token: string, parts: RequestParts, body: Buffer | undefined): Buffer {
+  encode(id: number, path: string, parts: RequestParts, body: Buffer | undefined): Buffer {
     const pseudo = this.pseudoHeaders;
     const tableSizeUpdate = this.tableSizeUpdatePending ? 1 : 0;
     this.tableSizeUpdatePending = false;
-    const path = `/3/device/${token}`;
     // :path as a literal without indexing, name = static index 4; its length takes one byte for
-    // the usual 64-character token, more for long ones (up to 200).
+    // the usual 64-character token, more for long ones (up to 200). The path is ASCII (hex
+    // tokens; bundle ids are reverse-DNS), so its length in characters is its length in bytes.
     const longLength = path.length < 127 ? undefined : encodeInteger(path.length, 7, 0);
     const headerLength =
       tableSizeUpdate +

@@ -1,6 +1,7 @@
-// A response header block as RFC 9113 §8.3 allows it. APNs answers with `:status`, `apns-id`,
-// and on errors `content-type` and maybe `retry-after`; anything malformed is a connection error
-// (retryable), never an answer: a garbled `:status` must not become a permanent rejection.
+// A response header block as RFC 9113 §8.3 allows it. APNs answers with `:status`, `apns-id`
+// (`apns-request-id` for broadcasts), and on errors `content-type` and maybe `retry-after`;
+// anything malformed is a connection error (retryable), never an answer: a garbled `:status`
+// must not become a permanent rejection.
 import { parseStatus } from '../connection.ts';
 import { ConnectionError, ErrorCode } from './frames.ts';
 
@@ -26,6 +27,7 @@ export function parseResponseHead(fields: readonly (readonly [string, string])[]
   let status: number | undefined;
   let apnsId: string | undefined;
   let retryAfter: string | undefined;
+  let requestId: string | undefined;
   let regularSeen = false;
   for (const [name, value] of fields) {
     if (name.startsWith(':')) {
@@ -40,9 +42,11 @@ export function parseResponseHead(fields: readonly (readonly [string, string])[]
     checkName(name);
     if (name === 'apns-id') apnsId = value;
     else if (name === 'retry-after') retryAfter = value;
+    // Broadcasts are answered with apns-request-id instead (docs/apns-protocol.md §F.4).
+    else if (name === 'apns-request-id') requestId = value;
   }
   if (status === undefined) throw malformed('no :status');
-  return { status, apnsId, retryAfter };
+  return { status, apnsId: apnsId ?? requestId, retryAfter };
 }
 
 /** A trailer block: regular fields only (§8.1). APNs sends none; they are checked and ignored. */
