@@ -1,3 +1,5 @@
+export * from './activity-token-store.ts';
+export * from './channel-store.ts';
 export * from './device-registry.ts';
 export * from './feedback-feed.ts';
 export * from './feedback-keys.ts';
@@ -10,5 +12,6 @@ export * from './idempotency.ts';
 export * from './keys.ts';
 export * from './ledger/index.ts';
 export * from './pauses.ts';
+export * from './push-to-start-store.ts';
 export * from './rate-limiter.ts';
 export * from './scripts.ts';

@@ -20,6 +20,13 @@ export const scriptSpecs = {
   'rate-reserve': 1,
   'pause-set': 1,
   'pause-expire': 1,
+  'la-start-register': 3,
+  'la-start-remove': 2,
+  'la-token-register': 5,
+  'la-token-end': 3,
+  'delete-if-equal': 1,
+  'channel-add': 2,
+  'channel-remove': 2,
 } as const satisfies Record<string, number>;
 
 export type ScriptName = keyof typeof scriptSpecs;
