@@ -102,7 +102,8 @@ function workerDeps(
     ledger: new Ledger(redis, r.prefix),
     queues: new AppQueues(redis, r.prefix),
     registry: new DeviceRegistry(redis, r.prefix),
-    transportFor: () => transport,
+    transportFor: async () => transport,
+    appConfig: (id) => config.apps[id],
     // Pauses and rate limits are not under test here: no round trips for them.
     pauses: { pausedUntil: () => undefined, pause: async () => Date.now() },
     limiter: new FleetRateLimiter(redis, r.prefix),

@@ -13,7 +13,7 @@ import {
   Http2Transport,
   type SendResult,
 } from '@pushfleet/apns';
-import { configSchema } from '@pushfleet/config';
+import { configDirectory, configSchema } from '@pushfleet/config';
 import { notificationSchema, prepareNotification } from '@pushfleet/core';
 import { createDeliveryMetrics } from '@pushfleet/telemetry';
 import { generateProviderKey, randomDeviceTokens } from '@pushfleet/testkit';
@@ -188,27 +188,35 @@ test('TransportRegistry.get never throws: unreadable key files and unknown apps 
     apps: { good: app(keyFile), broken: app(join(dir, 'missing.p8')) },
     worker: { requestTimeoutMs: 1000 },
   });
-  const registry = new TransportRegistry(config, createDeliveryMetrics(new Registry()));
+  const registry = new TransportRegistry(
+    config,
+    configDirectory(config),
+    createDeliveryMetrics(new Registry()),
+  );
   try {
     const failed = await registry.warm(2000);
     assert.deepEqual(failed.map((f) => `${f.app}/${f.environment}: ${f.error}`).sort(), [
       'broken/production: credentials: cannot read credentials.keyFile (ENOENT)',
       'broken/sandbox: credentials: cannot read credentials.keyFile (ENOENT)',
     ]);
-    await expectCredentialsFailure(registry.get('broken', 'sandbox') as FailingTransport, [], /ENOENT/);
-    const [unknown] = await registry.get('nope', 'sandbox').send(prepared, randomDeviceTokens(1));
-    assert.deepEqual(unknown, { kind: 'failed', error: 'no app "nope" in config' });
-    const good = registry.get('good', 'sandbox');
+    await expectCredentialsFailure(
+      (await registry.get('broken', 'sandbox')) as FailingTransport,
+      [],
+      /ENOENT/,
+    );
+    const [unknown] = await (await registry.get('nope', 'sandbox')).send(prepared, randomDeviceTokens(1));
+    assert.deepEqual(unknown, { kind: 'failed', error: 'no app "nope"' });
+    const good = await registry.get('good', 'sandbox');
     assert.deepEqual(
       (await good.send(prepared, randomDeviceTokens(2))).map((r) => r.kind),
       ['accepted', 'accepted'],
     );
     // reset(app, environment) replaces that pair only; the key file is read afresh.
     writeFileSync(join(dir, 'missing.p8'), key.privateKeyPem);
-    const production = registry.get('broken', 'production');
+    const production = await registry.get('broken', 'production');
     await registry.reset('broken', 'sandbox');
-    assert.equal(registry.get('broken', 'production'), production);
-    const fixed = await registry.get('broken', 'sandbox').send(prepared, randomDeviceTokens(2));
+    assert.equal(await registry.get('broken', 'production'), production);
+    const fixed = await (await registry.get('broken', 'sandbox')).send(prepared, randomDeviceTokens(2));
     assert.deepEqual(
       fixed.map((r) => r.kind),
       ['accepted', 'accepted'],

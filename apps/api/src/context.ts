@@ -99,6 +99,8 @@ export async function idempotent(
   if (begun.kind === 'mismatch')
     throw new PushfleetError('PF_ERR_IDEMPOTENCY_MISMATCH', undefined, { field: 'Idempotency-Key' });
   if (begun.kind === 'replay') {
+    // The original request's activity mark may have been lost: marking again is cheap and safe.
+    await ctx.producer.queues.markActive(request.params.app, ctx.now());
     return reply.status(begun.status).header('idempotent-replayed', 'true').send(begun.body);
   }
   let answer: Answer;

@@ -8,6 +8,7 @@ import {
   settleFailedJob,
 } from '@pushfleet/queue';
 import {
+  ActivityStore,
   compareStreamIds,
   feedbackKeys,
   type Ledger,
@@ -44,12 +45,22 @@ async function cleanQueues(ctx: SchedulerContext, refs: QueueRef[]): Promise<num
 }
 
 /**
- * Jobs BullMQ failed for good whose tokens are not settled yet: the worker that saw them fail
- * settles them at once, but it may have died first. Settling is idempotent, so every failed job
- * still kept is simply settled again (cheap: a finished batch is one read).
+ * Every app's queue, once per run:
+ * - jobs BullMQ failed for good whose tokens are not settled yet: the worker that saw them fail
+ *   settles them at once, but it may have died first. Settling is idempotent, so every failed job
+ *   still kept is simply settled again (cheap: a finished batch is one read);
+ * - an app whose queue holds work is marked active again: producers mark it when they add jobs,
+ *   and a mark that could not be written (Redis failing right after the commit) is restored here,
+ *   so workers attach to it.
  */
-async function settleFailedJobs(ctx: SchedulerContext, ledger: Ledger, apps: string[]): Promise<number> {
+async function sweepAppQueues(
+  ctx: SchedulerContext,
+  ledger: Ledger,
+  apps: string[],
+): Promise<{ settled: number; marked: number }> {
   let settled = 0;
+  let marked = 0;
+  const activity = new ActivityStore(ctx.redis, ctx.prefix);
   for (const app of apps) {
     const queue = new Queue<DeliverJobData | FanoutJobData>(appQueueName, {
       connection: ctx.redis,
@@ -59,11 +70,20 @@ async function settleFailedJobs(ctx: SchedulerContext, ledger: Ledger, apps: str
     try {
       for (const job of await queue.getFailed(0, cleanLimit - 1))
         settled += await settleFailedJob(ledger, job);
+      const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed');
+      if ((counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) > 0) {
+        await activity.mark(app, ctx.now(), ctx.now());
+        marked++;
+      } else if ((counts.delayed ?? 0) > 0) {
+        const [soonest] = await queue.getDelayed(0, 0);
+        if (soonest) await activity.mark(app, soonest.timestamp + (soonest.delay ?? 0), ctx.now());
+        marked++;
+      }
     } finally {
       await queue.close();
     }
   }
-  return settled;
+  return { settled, marked };
 }
 
 /**
@@ -95,7 +115,7 @@ async function trimFeedback(
 export async function runHousekeeping(ctx: SchedulerContext): Promise<number> {
   const apps = Object.keys(ctx.config.apps);
   // Settle before cleaning: a failed job removed unsettled would leave its tokens without an outcome.
-  const settled = await settleFailedJobs(ctx, ctx.ledger, apps);
+  const { settled } = await sweepAppQueues(ctx, ctx.ledger, apps);
   const jobs = await cleanQueues(ctx, [
     ...apps.map((app) => appQueueRef(ctx.prefix, app)),
     fleetQueueRef(ctx.prefix, webhooksQueueName),

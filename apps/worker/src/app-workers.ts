@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '@pushfleet/config';
+import type { AppConfig, Config } from '@pushfleet/config';
 import {
   type BatchRef,
   type DeliverJobData,
@@ -32,6 +32,8 @@ export interface AppWorkerDeps {
   queues: AppQueues;
   registry: DeviceRegistry;
   transportFor: DeliverDeps['transportFor'];
+  /** Settings of an app (rate limit), as the app directory has them now. */
+  appConfig(app: string): AppConfig | undefined;
   pauses: PausePort;
   limiter: RateLimitPort;
   metrics: DeliveryMetrics;
@@ -86,7 +88,7 @@ export function jobProcessor(deps: AppWorkerDeps): JobProcessor {
     transportFor: deps.transportFor,
     pauses: deps.pauses,
     limiter: deps.limiter,
-    rateLimitFor: (app) => deps.config.apps[app]?.rateLimitPerSecond,
+    rateLimitFor: (app) => deps.appConfig(app)?.rateLimitPerSecond,
     metrics: deps.metrics,
     log: deps.log,
     maxAttempts: w.maxAttempts,
@@ -124,37 +126,37 @@ export function jobProcessor(deps: AppWorkerDeps): JobProcessor {
 }
 
 /**
- * One BullMQ Worker per app queue, running both kinds of job (deliver batches and fan-outs). A job
- * BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away (the
- * scheduler's housekeeping sweeps again, in case this process dies first).
+ * The BullMQ Worker of one app's queue, running both kinds of job (deliver batches and fan-outs).
+ * A job BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away
+ * (the scheduler's housekeeping sweeps again, in case this process dies first).
  */
-export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
+export function startAppWorker(app: string, deps: AppWorkerDeps, processor = jobProcessor(deps)): Worker {
   const w = deps.config.worker;
-  const processor = jobProcessor(deps);
-  return apps.map((app) => {
-    const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, processor, {
-      connection: deps.redis,
-      prefix: appQueuePrefix(deps.config.redis.prefix, app),
-      concurrency: w.concurrency,
-      lockDuration: w.lockDurationMs,
-      // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).
-      stalledInterval: Math.max(1000, Math.round(w.lockDurationMs / 2)),
-      maxStalledCount: w.maxStalledCount,
-      settings: { backoffStrategy },
-    });
-    worker.on('failed', (job, err) => {
-      if (!job) return;
-      deps.log.error({ err, jobId: job.id, app }, 'job attempt failed');
-      void settleIfFinal(job, deps).catch((e) =>
-        deps.log.error(
-          { err: e, jobId: job.id, app },
-          'cannot settle a failed job (the scheduler sweep will)',
-        ),
-      );
-    });
-    worker.on('error', (err) => deps.log.error({ err, app }, 'worker error'));
-    return worker;
+  const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, processor, {
+    connection: deps.redis,
+    prefix: appQueuePrefix(deps.config.redis.prefix, app),
+    concurrency: w.concurrency,
+    lockDuration: w.lockDurationMs,
+    // A dead worker's job is taken over within lockDuration + one interval (≈ 1.5 × lock).
+    stalledInterval: Math.max(1000, Math.round(w.lockDurationMs / 2)),
+    maxStalledCount: w.maxStalledCount,
+    settings: { backoffStrategy },
   });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    deps.log.error({ err, jobId: job.id, app }, 'job attempt failed');
+    void settleIfFinal(job, deps).catch((e) =>
+      deps.log.error({ err: e, jobId: job.id, app }, 'cannot settle a failed job (the scheduler sweep will)'),
+    );
+  });
+  worker.on('error', (err) => deps.log.error({ err, app }, 'worker error'));
+  return worker;
+}
+
+/** A worker for each of `apps` (tests and tools; the worker process attaches on activity). */
+export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
+  const processor = jobProcessor(deps);
+  return apps.map((app) => startAppWorker(app, deps, processor));
 }
 
 async function settleIfFinal(job: Job<DeliverJobData | FanoutJobData>, deps: AppWorkerDeps): Promise<void> {

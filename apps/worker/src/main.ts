@@ -1,6 +1,6 @@
-import { loadConfig } from '@pushfleet/config';
+import { configDirectory, loadConfig } from '@pushfleet/config';
 import { AppQueues, connectRedis, createRedis } from '@pushfleet/queue';
-import { DeviceRegistry, FleetRateLimiter, Ledger, PauseStore } from '@pushfleet/store';
+import { ActivityStore, DeviceRegistry, FleetRateLimiter, Ledger, PauseStore } from '@pushfleet/store';
 import {
   createDeliveryMetrics,
   createLogger,
@@ -10,7 +10,8 @@ import {
   startOpsServer,
 } from '@pushfleet/telemetry';
 import { Registry } from 'prom-client';
-import { startAppWorkers } from './app-workers.ts';
+import { type AppWorkerDeps, jobProcessor, startAppWorker } from './app-workers.ts';
+import { AppAttachments } from './attachments.ts';
 import { PauseController } from './pauses.ts';
 import { TransportRegistry } from './transports.ts';
 
@@ -19,11 +20,6 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'worker', level: config.log.level });
   const registry = new Registry();
   enableProcessMetrics(registry);
-  // The gauge reads the transports at scrape time; the transports report into the metrics.
-  let transports: TransportRegistry | undefined;
-  const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
-  transports = new TransportRegistry(config, metrics, log);
-
   const redis = createRedis(config.redis, 'worker');
   // The ops port first: a second worker on the same host fails here, before it takes any job.
   const ops = await startOpsServer({
@@ -36,6 +32,11 @@ async function main(): Promise<void> {
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
   const prefix = config.redis.prefix;
+  const directory = configDirectory(config);
+  // The gauges read the transports at scrape time; the transports report into the metrics.
+  let transports: TransportRegistry | undefined;
+  const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
+  transports = new TransportRegistry(config, directory, metrics, log);
   const ledger = new Ledger(redis, prefix);
   const queues = new AppQueues(redis, prefix, (err, app) => log.warn({ err, app }, 'queue error'));
   const pauses = new PauseController({
@@ -47,29 +48,48 @@ async function main(): Promise<void> {
     onPause: (app, environment) => transports.reset(app, environment),
   });
   await pauses.start();
+  const activity = new ActivityStore(redis, prefix);
 
-  // Connections are open before the first job arrives, so the first notifications are as fast as the rest.
-  for (const { app, environment, error } of await transports.warm(3000)) {
+  // Apps with work now: their connections open before the first job, so it is as fast as the rest.
+  const busy = [...(await activity.busy()).keys()].filter((app) => directory.get(app));
+  const warm = busy.flatMap((app) =>
+    (directory.get(app)?.config.environments ?? []).map((environment) => ({ app, environment })),
+  );
+  for (const { app, environment, error } of await transports.warm(3000, warm)) {
     log.error({ err: error, app, environment }, 'cannot open APNs connections');
   }
 
   let closing = false;
-  // Every worker drains every app's queue, so apps never wait behind each other.
-  const workers = startAppWorkers(Object.keys(config.apps), {
+  const deps: AppWorkerDeps = {
     config,
     redis,
     ledger,
     queues,
     registry: new DeviceRegistry(redis, prefix),
     transportFor: (app, environment) => transports.get(app, environment),
+    appConfig: (app) => directory.get(app)?.config,
     pauses,
     limiter: new FleetRateLimiter(redis, prefix),
     metrics,
     log,
     closing: () => closing,
+  };
+  const processor = jobProcessor(deps);
+  const subscriber = redis.duplicate();
+  subscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
+  // A BullMQ worker only for apps with work: connections and idle commands follow busy apps.
+  const attachments = new AppAttachments({
+    activity,
+    subscriber,
+    serves: (app) => directory.get(app) !== undefined,
+    start: (app) => startAppWorker(app, deps, processor),
+    queue: (app) => queues.queue(app),
+    log,
+    scanMs: config.worker.activityScanMs,
+    idleMs: config.worker.idleDetachMs,
   });
-
-  log.info({ port: ops.port, apps: Object.keys(config.apps) }, 'worker ready');
+  await attachments.start();
+  log.info({ port: ops.port, apps: directory.ids().length, attached: attachments.apps() }, 'worker ready');
 
   onShutdownSignal(
     [
@@ -78,12 +98,13 @@ async function main(): Promise<void> {
         name: 'workers',
         close: async () => {
           closing = true;
-          await Promise.all(workers.map((w) => w.close()));
+          await attachments.close();
         },
       },
       { name: 'pauses', close: async () => pauses.stop() },
       { name: 'transports', close: () => transports.close() },
       { name: 'queues', close: () => queues.close() },
+      { name: 'directory', close: () => directory.close() },
       { name: 'ops', close: () => ops.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type ApnsCredentials,
   createNodeApnTransport,
   FailingTransport,
   Http2Transport,
@@ -9,79 +7,66 @@ import {
   type TransportStats,
   type TransportTarget,
 } from '@pushfleet/apns';
-import type { AppConfig, Config } from '@pushfleet/config';
+import { type AppDirectory, type Config, readSecretFile } from '@pushfleet/config';
 import type { Environment } from '@pushfleet/core';
 import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
-
-/** Reads a file the config names; on failure, a short text naming the config field and the error code. */
-function readConfigFile(field: string, path: string): string;
-function readConfigFile(field: string, path: string, binary: true): Buffer;
-function readConfigFile(field: string, path: string, binary?: true): string | Buffer {
-  try {
-    return binary ? readFileSync(path) : readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${field} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
-}
-
-function readCredentials(app: AppConfig): ApnsCredentials {
-  const c = app.credentials;
-  if (c.type === 'token') {
-    return {
-      type: 'token',
-      keyPem: readConfigFile('credentials.keyFile', c.keyFile),
-      keyId: c.keyId,
-      teamId: c.teamId,
-    };
-  }
-  return {
-    type: 'certificate',
-    ...(c.certFile && { certPem: readConfigFile('credentials.certFile', c.certFile) }),
-    ...(c.keyFile && { keyPem: readConfigFile('credentials.keyFile', c.keyFile) }),
-    ...(c.pfxFile && { pfx: readConfigFile('credentials.pfxFile', c.pfxFile, true) }),
-    ...(c.passphrase && { passphrase: c.passphrase }),
-  };
-}
 
 export interface PoolStats extends TransportStats {
   app: string;
   environment: Environment;
 }
 
+interface PoolEntry {
+  app: string;
+  environment: Environment;
+  transport: Promise<PushTransport>;
+  /** Set once `transport` resolved (the gauges read it synchronously). */
+  ready?: PushTransport;
+}
+
 /**
  * One transport (a self-sizing pool of long-lived HTTP/2 connections) per app × environment,
- * created on first use. Never throws: an unknown app or credentials that cannot be read give a
- * transport whose sends all fail (with `credentials: true` for the latter), so the worker's
- * classification decides, and a job never dies of an exception here.
+ * created on first use, from the app directory (config apps and apps added at run time alike).
+ * When an app changes (new credentials, endpoint, pool size), its pools are replaced: new sends
+ * use the new settings at once, requests in flight finish on the old connections. Never throws:
+ * an unknown app or credentials that cannot be had give a transport whose sends all fail (with
+ * `credentials: true` for the latter), so the worker's classification decides.
  */
 export class TransportRegistry {
-  private readonly transports = new Map<
-    string,
-    { app: string; environment: Environment; transport: PushTransport }
-  >();
+  private readonly transports = new Map<string, PoolEntry>();
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly config: Readonly<Config>,
+    private readonly directory: AppDirectory,
     private readonly metrics: DeliveryMetrics,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.unsubscribe = directory.onChange((apps) => {
+      for (const app of apps) void this.reset(app);
+    });
+  }
 
-  get(app: string, environment: Environment): PushTransport {
+  get(app: string, environment: Environment): Promise<PushTransport> {
     const key = `${app}/${environment}`;
     let entry = this.transports.get(key);
     if (!entry) {
-      entry = { app, environment, transport: this.create(app, environment) };
+      const created: PoolEntry = { app, environment, transport: this.create(app, environment) };
+      void created.transport.then((t) => {
+        created.ready = t;
+      });
+      entry = created;
       this.transports.set(key, entry);
     }
     return entry.transport;
   }
 
-  private create(app: string, environment: Environment): PushTransport {
-    const appConfig = this.config.apps[app];
-    if (!appConfig) return new FailingTransport(`no app "${app}" in config`);
-    let credentials: ApnsCredentials;
+  private async create(app: string, environment: Environment): Promise<PushTransport> {
+    const appConfig = this.directory.get(app)?.config;
+    if (!appConfig) return new FailingTransport(`no app "${app}"`);
+    let credentials: Awaited<ReturnType<AppDirectory['credentials']>>;
     try {
-      credentials = readCredentials(appConfig);
+      credentials = await this.directory.credentials(app);
     } catch (err) {
       const error = `credentials: ${(err as Error).message}`;
       this.log?.error({ app, environment, error }, 'APNs credentials cannot be read');
@@ -90,7 +75,7 @@ export class TransportRegistry {
     const endpoint = appConfig.endpoint;
     let caPem: string | undefined;
     try {
-      if (endpoint?.caFile) caPem = readConfigFile('endpoint.caFile', endpoint.caFile);
+      if (endpoint?.caFile) caPem = readSecretFile('endpoint.caFile', endpoint.caFile);
     } catch (err) {
       return new FailingTransport((err as Error).message);
     }
@@ -135,15 +120,17 @@ export class TransportRegistry {
   ): Promise<{ app: string; environment: Environment; error: string }[]> {
     const which =
       targets ??
-      Object.entries(this.config.apps).flatMap(([app, appConfig]) =>
-        appConfig.environments.map((environment) => ({ app, environment })),
-      );
+      this.directory
+        .ids()
+        .flatMap((app) =>
+          (this.directory.get(app)?.config.environments ?? []).map((environment) => ({ app, environment })),
+        );
     const failed: { app: string; environment: Environment; error: string }[] = [];
-    const warming = which.map(({ app, environment }) => {
-      const transport = this.get(app, environment);
+    const warming = which.map(async ({ app, environment }) => {
+      const transport = await this.get(app, environment);
       if (transport instanceof FailingTransport)
         failed.push({ app, environment, error: transport.failure.error });
-      return (transport.warm?.() ?? Promise.resolve()).catch(() => undefined);
+      await (transport.warm?.() ?? Promise.resolve()).catch(() => undefined);
     });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -156,7 +143,8 @@ export class TransportRegistry {
 
   /** In-flight requests per app × environment, with the pool's queue and stream limit (for the gauges). */
   inFlight(): { app: string; environment: string; value: number; waiting?: number; streamLimit?: number }[] {
-    return [...this.transports.values()].map(({ app, environment, transport }) => {
+    return [...this.transports.values()].flatMap(({ app, environment, ready: transport }) => {
+      if (!transport) return [];
       const stats = transport.stats?.();
       return stats
         ? { app, environment, value: stats.inFlight, waiting: stats.waiting, streamLimit: stats.streamLimit }
@@ -166,8 +154,8 @@ export class TransportRegistry {
 
   /** Pool size and load per app × environment, read by the metrics at scrape time. */
   pools(): PoolStats[] {
-    return [...this.transports.values()].flatMap(({ app, environment, transport }) => {
-      const stats = transport.stats?.();
+    return [...this.transports.values()].flatMap(({ app, environment, ready }) => {
+      const stats = ready?.stats?.();
       return stats ? [{ app, environment, ...stats }] : [];
     });
   }
@@ -189,14 +177,16 @@ export class TransportRegistry {
     await Promise.allSettled(closing);
   }
 
-  private async drainThenClose(transport: PushTransport): Promise<void> {
+  private async drainThenClose(pending: Promise<PushTransport>): Promise<void> {
+    const transport = await pending;
     const deadline = Date.now() + this.config.worker.requestTimeoutMs;
     while ((transport.inFlight?.() ?? 0) > 0 && Date.now() < deadline) await sleep(50);
     await transport.close();
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.transports.values()].map((e) => e.transport.close()));
+    this.unsubscribe();
+    await Promise.allSettled([...this.transports.values()].map(async (e) => (await e.transport).close()));
     this.transports.clear();
   }
 }

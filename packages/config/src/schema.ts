@@ -328,6 +328,13 @@ export const configSchema = z
          * (`WorkerLost`), so a job that crashes every worker it reaches cannot crash them forever.
          */
         maxStalledCount: z.number().int().min(1).max(100).default(3),
+        /**
+         * A worker attaches to an app's queue only while the app has work; it reads which apps do
+         * this often (and is told at once when an idle app gets work).
+         */
+        activityScanMs: z.number().int().min(100).default(2000),
+        /** An attached app whose queue stayed empty this long is detached (its connection closed). */
+        idleDetachMs: z.number().int().min(100).default(30_000),
         /** How long an app stays paused after APNs rejects its credentials before a probe retries. */
         credentialsPauseMs: z
           .number()

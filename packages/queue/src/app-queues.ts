@@ -5,6 +5,7 @@ import {
   fanoutJobId,
   jobNames,
 } from '@pushfleet/core';
+import { ActivityStore } from '@pushfleet/store';
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { jobBackoff } from './job-backoff.ts';
@@ -92,11 +93,15 @@ export interface AppTransaction {
 export class AppQueues {
   private readonly queues = new Map<string, Queue>();
 
+  private readonly activity: ActivityStore;
+
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
     private readonly onError: (err: Error, app: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.activity = new ActivityStore(connection, prefix);
+  }
 
   queue(app: string): Queue {
     let queue = this.queues.get(app);
@@ -117,12 +122,14 @@ export class AppQueues {
     // BullMQ's own client: its scripts are loaded on it, so `Job.addJob` can stage them here.
     const client = (await queue.getBackend().client) as unknown as Redis;
     const tx = client.multi();
+    let soonestDelayMs: number | undefined;
     return {
       tx,
       add(job) {
         void new Job(queue, job.name, job.data, job.opts, job.opts.jobId).addJob(tx as never);
+        soonestDelayMs = Math.min(soonestDelayMs ?? Number.POSITIVE_INFINITY, job.opts.delay ?? 0);
       },
-      async exec() {
+      exec: async () => {
         const results = await tx.exec();
         if (!results) throw new Error('transaction aborted');
         for (const [err, reply] of results) {
@@ -130,8 +137,25 @@ export class AppQueues {
           // BullMQ's add scripts answer a negative code instead of an id when they refuse.
           if (typeof reply === 'number' && reply < 0) throw new Error(`job add refused (code ${reply})`);
         }
+        if (soonestDelayMs !== undefined) await this.markActive(app, Date.now() + soonestDelayMs);
       },
     };
+  }
+
+  /**
+   * Tells workers the app has work (they attach only to apps that do). Its own command, after the
+   * transaction (in Redis Cluster the signal lives in another slot), so it is retried a few times;
+   * a signal lost even so is restored by the scheduler's housekeeping sweep.
+   */
+  async markActive(app: string, dueMs: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.activity.mark(app, dueMs);
+      } catch (err) {
+        if (attempt >= 3) return this.onError(err as Error, app);
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
   }
 
   async close(): Promise<void> {

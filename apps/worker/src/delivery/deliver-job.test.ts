@@ -42,7 +42,7 @@ function deps(ledger: FakeLedger, transport: FakeTransport, extra: Partial<Deliv
   let runs = 0;
   return {
     ledger,
-    transportFor: () => transport,
+    transportFor: async () => transport,
     pauses: { pausedUntil: () => undefined, pause: async () => 10_000 },
     limiter: { reserve: async () => 0 },
     rateLimitFor: () => undefined,

@@ -28,7 +28,7 @@ import type { PausePort, RateLimitPort } from './ports.ts';
 
 export interface DeliverDeps {
   ledger: DeliveryLedger;
-  transportFor(app: string, environment: DeliverJobData['environment']): PushTransport;
+  transportFor(app: string, environment: DeliverJobData['environment']): Promise<PushTransport>;
   pauses: PausePort;
   limiter: RateLimitPort;
   rateLimitFor(app: string): number | undefined;
@@ -137,7 +137,8 @@ export async function processDeliverJob(
     }
     // Looked up per slice: after a credentials pause the app's pool is replaced, and the next
     // slice goes to the new one while this one's requests finish on the old.
-    const verdict = await sendSlice(deps.transportFor(data.app, data.environment), data, slice, deps, labels);
+    const transport = await deps.transportFor(data.app, data.environment);
+    const verdict = await sendSlice(transport, data, slice, deps, labels);
     const next = advanceCheckpoint(cp, slice.length, verdict, run);
     const outcomes = verdict.outcomes;
     let state: BatchCheckpoint | 'done' = next;
