@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { PushfleetError } from './errors.ts';
-import { assertPushTypeAllowed, requiresTokenAuth } from './live-activity.ts';
+import {
+  activityIdSchema,
+  assertPushTypeAllowed,
+  attributesTypeSchema,
+  requiresTokenAuth,
+} from './live-activity.ts';
 import { notificationSchema, prepareNotification } from './notification.ts';
 import { payloadLimitFor, topicFor } from './push-type.ts';
 import { parseOrThrow, sendRequestSchema, validateSendRequest } from './requests.ts';
@@ -219,4 +224,13 @@ test('liveactivity and location need token auth: a certificate app gets PF_ERR_T
       err.status === 400 &&
       err.field === 'notification.pushType',
   );
+});
+
+test('activity ids and attributes types name Redis keys: no whitespace or ":"', () => {
+  assert.equal(activityIdSchema.safeParse('match-42').success, true);
+  assert.equal(activityIdSchema.safeParse('a:b').success, false);
+  assert.equal(activityIdSchema.safeParse('a b').success, false);
+  assert.equal(activityIdSchema.safeParse('').success, false);
+  assert.equal(attributesTypeSchema.safeParse('MatchAttributes').success, true);
+  assert.equal(attributesTypeSchema.safeParse('Match:Attributes').success, false);
 });

@@ -78,6 +78,16 @@ export const attributesTypeSchema = z
   .max(128)
   .regex(/^[^\s:]+$/, 'an ActivityAttributes type name (no whitespace or ":")');
 
+/**
+ * An activity id as the producer names it (the app reports its activity's id with the activity's
+ * token). It names the activity token registry's keys, so no whitespace or ':'.
+ */
+export const activityIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\s:]+$/, 'an activity id (no whitespace or ":")');
+
 const localizedSchema = z
   .object({ locKey: z.string(), locArgs: z.array(z.string()).optional() })
   .strict()
