@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Config, configSchema } from '@pushfleet/config';
+import { type Config, configDirectory, configSchema } from '@pushfleet/config';
 import { fleetQueuePrefix } from '@pushfleet/queue';
 import { FeedbackFeed, FeedbackProcessor, Ledger, storeKeys } from '@pushfleet/store';
 import { createLogger, createSchedulerMetrics } from '@pushfleet/telemetry';
@@ -77,7 +77,8 @@ export async function harness(
     ledger: new Ledger(redis, prefix),
     feed: new FeedbackFeed(redis, prefix),
     webhookQueue,
-    webhooks: options.webhooks ?? new Map(),
+    directory: configDirectory(config),
+    webhooks: () => options.webhooks ?? new Map(),
     now: options.now ?? Date.now,
   };
   return {

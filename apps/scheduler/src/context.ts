@@ -1,4 +1,4 @@
-import type { Config } from '@pushfleet/config';
+import type { AppDirectory, Config } from '@pushfleet/config';
 import type { FeedbackFeed, FeedbackProcessor, Ledger } from '@pushfleet/store';
 import type { Logger, SchedulerMetrics } from '@pushfleet/telemetry';
 import type { Queue } from 'bullmq';
@@ -16,7 +16,9 @@ export interface SchedulerContext {
   ledger: Ledger;
   feed: FeedbackFeed;
   webhookQueue: Queue<WebhookJobData>;
-  /** Apps with a webhook, secrets resolved at start-up. */
-  webhooks: ReadonlyMap<string, WebhookTarget>;
+  /** The apps served now (config and registry), read per run: apps come and go at run time. */
+  directory: AppDirectory;
+  /** Apps with a webhook now, secrets resolved. */
+  webhooks(): ReadonlyMap<string, WebhookTarget>;
   now(): number;
 }

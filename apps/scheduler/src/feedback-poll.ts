@@ -16,11 +16,11 @@ const labelledReasons = new Set([
  * deliveries for apps whose feed grew.
  */
 export async function runFeedbackPoll(ctx: SchedulerContext): Promise<{ claimed: number; read: number }> {
-  const apps = ctx.config.apps;
+  const directory = ctx.directory;
   const onApplied = (event: FeedbackEvent, action: FeedbackAction) => {
     if (action === 'duplicate') return;
     // Labels stay bounded even when an entry is malformed or names an app we do not serve.
-    const known = Object.hasOwn(apps, event.app);
+    const known = directory.get(event.app) !== undefined;
     ctx.metrics.feedbackEvents.inc({
       app: known ? event.app : 'other',
       environment:
@@ -33,7 +33,7 @@ export async function runFeedbackPoll(ctx: SchedulerContext): Promise<{ claimed:
     maxEvents: ctx.config.scheduler.feedbackMaxEventsPerRun,
     onApplied,
   });
-  for (const [app, target] of ctx.webhooks) await scheduleWebhook(ctx.webhookQueue, ctx.feed, app, target);
+  for (const [app, target] of ctx.webhooks()) await scheduleWebhook(ctx.webhookQueue, ctx.feed, app, target);
   if (result.claimed > 0)
     ctx.log.warn({ claimed: result.claimed }, 'took over feedback events of a stopped consumer');
   ctx.log.debug(result, 'feedback poll done');

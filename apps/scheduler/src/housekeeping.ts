@@ -95,6 +95,7 @@ async function trimFeedback(
   apps: string[],
 ): Promise<{ stream: number; feed: number }> {
   const cutoff = `${ctx.now() - ctx.config.scheduler.feedbackRetentionSeconds * 1000}-0`;
+  const webhooks = ctx.webhooks();
   let stream = 0;
   let feed = 0;
   for (const app of apps) {
@@ -105,7 +106,7 @@ async function trimFeedback(
       streamMin,
     )) as number;
     let min: string | null = cutoff;
-    if (ctx.webhooks.has(app)) min = minId([cutoff, (await ctx.feed.cursor(app)) ?? '0-0']);
+    if (webhooks.has(app)) min = minId([cutoff, (await ctx.feed.cursor(app)) ?? '0-0']);
     feed += (await ctx.redis.xtrim(feedbackKeys.feed(ctx.prefix, app), 'MINID', min!)) as number;
   }
   return { stream, feed };
@@ -113,7 +114,7 @@ async function trimFeedback(
 
 /** The `housekeeping` job. */
 export async function runHousekeeping(ctx: SchedulerContext): Promise<number> {
-  const apps = Object.keys(ctx.config.apps);
+  const apps = ctx.directory.ids();
   // Settle before cleaning: a failed job removed unsettled would leave its tokens without an outcome.
   const { settled } = await sweepAppQueues(ctx, ctx.ledger, apps);
   const jobs = await cleanQueues(ctx, [

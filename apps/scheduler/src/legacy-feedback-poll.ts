@@ -49,7 +49,9 @@ export async function pollLegacyFeedback(
 export async function runLegacyFeedbackPoll(ctx: SchedulerContext): Promise<number> {
   let total = 0;
   const errors: Error[] = [];
-  for (const [app, appConfig] of Object.entries(ctx.config.apps)) {
+  for (const app of ctx.directory.ids()) {
+    const appConfig = ctx.directory.get(app)?.config;
+    if (!appConfig) continue;
     const endpoint = appConfig.feedback?.legacyEndpoint;
     if (!endpoint) continue;
     try {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadConfig } from '@pushfleet/config';
+import { type AppDirectory, configDirectory, loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import {
   appQueueRef,
@@ -29,11 +29,14 @@ import { runStaleTokenSweep } from './stale-token-sweep.ts';
 import { type WebhookJobData, type WebhookTarget, webhooksQueueName } from './webhook-queue.ts';
 import { startWebhookWorker } from './webhook-worker.ts';
 
-/** Webhook secrets are resolved here, at the edge: packages never read process.env. */
-function webhookTargets(config: ReturnType<typeof loadConfig>): Map<string, WebhookTarget> {
+/**
+ * Apps with a webhook, secrets resolved here, at the edge (packages never read process.env).
+ * Read per run: apps come and go at run time. A config app's missing secret stops the start.
+ */
+function webhookTargets(directory: AppDirectory): Map<string, WebhookTarget> {
   const targets = new Map<string, WebhookTarget>();
-  for (const [app, appConfig] of Object.entries(config.apps)) {
-    const hook = appConfig.feedback?.webhook;
+  for (const app of directory.ids()) {
+    const hook = directory.get(app)?.config.feedback?.webhook;
     if (!hook) continue;
     const secret = hook.secret ?? (hook.secretEnv ? process.env[hook.secretEnv] : undefined);
     if (!secret) {
@@ -50,7 +53,9 @@ function webhookTargets(config: ReturnType<typeof loadConfig>): Map<string, Webh
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ name: 'scheduler', level: config.log.level });
-  const webhooks = webhookTargets(config);
+  const directory = configDirectory(config);
+  const webhooks = () => webhookTargets(directory);
+  const startupWebhooks = webhooks(); // a config app's missing secret stops the start here
   const redis = createRedis(config.redis, 'worker');
   const registry = new Registry();
   enableProcessMetrics(registry);
@@ -68,8 +73,8 @@ async function main(): Promise<void> {
   const processor = new FeedbackProcessor(redis, prefix, {
     consumer: `${hostname()}-${process.pid}`,
     claimIdleMs: config.scheduler.feedbackClaimIdleMs,
-    apps: () => Object.keys(config.apps),
-    isKnownApp: (app) => Object.hasOwn(config.apps, app),
+    apps: () => directory.ids(),
+    isKnownApp: (app) => directory.get(app) !== undefined,
   });
   const metrics = createSchedulerMetrics(registry, { feedbackLagSeconds: () => processor.lagSeconds() });
 
@@ -93,6 +98,7 @@ async function main(): Promise<void> {
     ledger: new Ledger(redis, prefix),
     feed: new FeedbackFeed(redis, prefix),
     webhookQueue,
+    directory,
     webhooks,
     now: Date.now,
   };
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
     (err) => log.warn({ err }, 'queue depth metrics: queue error'),
   );
 
-  log.info({ port: ops.port, webhooks: webhooks.size }, 'scheduler ready');
+  log.info({ port: ops.port, webhooks: startupWebhooks.size }, 'scheduler ready');
 
   onShutdownSignal(
     [
@@ -147,6 +153,7 @@ async function main(): Promise<void> {
       { name: 'webhook-worker', close: () => webhookWorker.close() },
       { name: 'queue', close: () => queue.close() },
       { name: 'webhook-queue', close: () => webhookQueue.close() },
+      { name: 'directory', close: () => directory.close() },
       { name: 'ops', close: () => ops.close() },
       { name: 'queue-depth', close: () => queueDepth.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },

@@ -8,7 +8,9 @@ export async function runStaleTokenSweep(ctx: SchedulerContext): Promise<number>
   const now = ctx.now();
   const cutoff = now - ctx.config.scheduler.staleTokenDays * dayMs;
   let total = 0;
-  for (const [app, appConfig] of Object.entries(ctx.config.apps)) {
+  for (const app of ctx.directory.ids()) {
+    const appConfig = ctx.directory.get(app)?.config;
+    if (!appConfig) continue;
     for (const environment of appConfig.environments) {
       const n = await sweepStaleTokens(ctx.redis, ctx.prefix, app, environment, { cutoff, now });
       ctx.metrics.staleTokens.inc({ app, environment }, n);

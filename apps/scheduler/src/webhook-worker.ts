@@ -12,7 +12,7 @@ import { scheduleWebhook, type WebhookJobData, webhooksQueueName } from './webho
  */
 export async function deliverWebhookBatch(ctx: SchedulerContext, job: Job<WebhookJobData>): Promise<number> {
   const { app } = job.data;
-  const target = ctx.webhooks.get(app);
+  const target = ctx.webhooks().get(app);
   if (!target) return 0; // webhook removed from the config since the job was queued
   const cursor = await ctx.feed.cursor(app);
   const items = await ctx.feed.read(app, cursor, target.batchSize);
