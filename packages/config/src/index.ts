@@ -1,3 +1,3 @@
+export * from './app-directory.ts';
 export * from './load.ts';
 export * from './schema.ts';
-export * from './app-directory.ts';

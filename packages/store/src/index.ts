@@ -1,6 +1,6 @@
+export * from './activity.ts';
 export * from './activity-token-store.ts';
 export * from './channel-store.ts';
-export * from './activity.ts';
 export * from './device-registry.ts';
 export * from './feedback-feed.ts';
 export * from './feedback-keys.ts';
