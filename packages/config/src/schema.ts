@@ -376,6 +376,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Apps added at run time (admin API) live in Redis beside `apps`. Their credentials are stored
+     * encrypted (AES-256-GCM) under the key-encryption key: 32 random bytes, base64 or hex
+     * (`openssl rand -base64 32`), read from a file or an environment variable. Every process
+     * needs the same key once credentials are stored; without one, storing them is refused.
+     */
+    appRegistry: z
+      .object({
+        keyEncryptionKey: z
+          .object({ file: z.string().min(1).optional(), env: z.string().min(1).optional() })
+          .strict()
+          .refine((k) => (k.file === undefined) !== (k.env === undefined), {
+            message: 'keyEncryptionKey needs exactly one of file or env',
+          })
+          .optional(),
+        /** How often each process reads the registry's version: the backstop for a missed change message. */
+        pollMs: z.number().int().min(100).default(2000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

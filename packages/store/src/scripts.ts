@@ -20,9 +20,6 @@ export const scriptSpecs = {
   'rate-reserve': 1,
   'pause-set': 1,
   'pause-expire': 1,
-  'activity-mark': 2,
-  'activity-promote': 2,
-  'activity-release': 2,
   'la-start-register': 3,
   'la-start-remove': 2,
   'la-token-register': 5,
@@ -30,6 +27,10 @@ export const scriptSpecs = {
   'delete-if-equal': 1,
   'channel-add': 2,
   'channel-remove': 2,
+  'registry-write': 3,
+  'activity-mark': 2,
+  'activity-promote': 2,
+  'activity-release': 2,
 } as const satisfies Record<string, number>;
 
 export type ScriptName = keyof typeof scriptSpecs;
