@@ -52,6 +52,8 @@ function schemaComments(): Map<string, string> {
 }
 
 function typeOf(s: JsonSchema): string {
+  if (s.$ref) return String(s.$ref).split('/').pop()!;
+  if (s.nullable) return `${typeOf({ ...s, nullable: false })} or null`;
   if (s.anyOf)
     return s.anyOf
       .map((v: JsonSchema) =>
@@ -173,11 +175,13 @@ ${promtoolAllowList.map((a) => `| \`${a.metric}\` | ${cell(a.finding)} | ${cell(
 export async function apiDoc(): Promise<string> {
   const source = join(root, 'apps/api/src/openapi.ts');
   const title = header('HTTP API reference', 'the OpenAPI document the api serves at /docs/json');
-  const module = existsSync(source) ? ((await import(source)) as { buildOpenApi?: () => JsonSchema }) : {};
+  const module = existsSync(source)
+    ? ((await import(source)) as { buildOpenApi?: () => Promise<JsonSchema> })
+    : {};
   if (!module.buildOpenApi) {
     return `${title}The api does not serve an OpenAPI document yet (\`/docs/json\`); this page is generated from it once it does.\n`;
   }
-  const doc = module.buildOpenApi();
+  const doc = await module.buildOpenApi();
   const lines: string[] = [];
   for (const [path, ops] of Object.entries<JsonSchema>(doc.paths ?? {})) {
     for (const [method, op] of Object.entries<JsonSchema>(ops)) {

@@ -2,20 +2,22 @@ import type { Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import { DirectProducer } from '@pushfleet/queue';
 import { DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
-import { type ApiMetrics, handleOpsRequest, type Logger } from '@pushfleet/telemetry';
+import type { ApiMetrics, Logger } from '@pushfleet/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
 import type { RouteContext } from './context.ts';
+import { registerDocs } from './docs.ts';
 import { clientErrorHandler, createErrorHandler } from './error-handler.ts';
-import { buildOpenApi, docsHtml } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerFeedbackRoutes } from './routes/feedback.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
 import { registerReportRoutes } from './routes/reports.ts';
+import { serializerCompiler, validatorCompiler } from './schema/compilers.ts';
 
 export interface ApiDeps {
   config: Readonly<Config>;
@@ -76,6 +78,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     clientErrorHandler: clientErrorHandler((code) => deps.metrics.errors.inc({ code })),
   });
   api.decorateRequest('principal', null);
+  // Routes declare their request and response schemas with zod (see apps/api/README.md): Fastify
+  // validates with them, @fastify/swagger documents them at /docs/json and /docs.
+  api.setValidatorCompiler(validatorCompiler);
+  api.setSerializerCompiler(serializerCompiler);
+  registerDocs(api);
   api.setErrorHandler(errorHandler);
   api.setNotFoundHandler((request, reply) =>
     errorHandler(new PushfleetError('PF_ERR_NOT_FOUND'), request, reply),
@@ -115,20 +122,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     setTimeout(() => api.server.closeAllConnections(), config.api.shutdownGraceMs).unref();
   });
 
-  for (const path of ['/metrics', '/healthz', '/readyz']) {
-    api.get(path, async (request, reply) => {
-      const { status: code, type, body } = await handleOpsRequest(request.url, deps);
-      return reply.status(code).type(type).send(body);
-    });
-  }
-  const openApi = buildOpenApi();
-  api.get('/docs/json', async () => openApi);
-  api.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsHtml));
-
-  registerNotificationRoutes(api, ctx);
-  registerCampaignRoutes(api, ctx);
-  registerDeviceRoutes(api, ctx);
-  registerFeedbackRoutes(api, ctx);
-  registerReportRoutes(api, ctx);
+  // In a plugin registered after the docs plugin: its routes are added once that one is loaded,
+  // so @fastify/swagger's onRoute hook sees every route.
+  void api.register(async (routes) => {
+    registerOpsRoutes(routes, deps);
+    registerNotificationRoutes(routes, ctx);
+    registerCampaignRoutes(routes, ctx);
+    registerDeviceRoutes(routes, ctx);
+    registerFeedbackRoutes(routes, ctx);
+    registerReportRoutes(routes, ctx);
+  });
   return api;
 }

@@ -1,9 +1,26 @@
 import { Readable } from 'node:stream';
-import { isValidDeviceToken, PushfleetError, validateCampaignSpec } from '@pushfleet/core';
+import {
+  campaignSpecSchema,
+  isValidDeviceToken,
+  PushfleetError,
+  validateCampaignSpec,
+} from '@pushfleet/core';
 import { settleCancelled } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
 import { type Line, parseJsonLine, readLines } from '../line-stream.ts';
+import {
+  appParams,
+  exampleToken,
+  idempotencyHeaders,
+  idParams,
+  jsonResponse,
+  replayedHeader,
+  streamedBody,
+} from '../schema/common.ts';
+import { appRoute, errorResponses, idempotentCreate, jsonBody } from '../schema/errors.ts';
+import { campaignAcceptedSchema, campaignListSchema, campaignStatusSchema } from '../schema/responses.ts';
 
 type IdParams = AppParams & { id: string };
 
@@ -11,6 +28,55 @@ type IdParams = AppParams & { id: string };
 export const campaignSpecHeader = 'pushfleet-campaign';
 
 const uploadTypes = ['application/x-ndjson', 'text/plain'];
+
+const createHeaders = idempotencyHeaders.extend({
+  'Pushfleet-Campaign': z
+    .string()
+    .optional()
+    .describe(
+      'text/plain uploads: the campaign spec (CampaignSpec without `audience`), as JSON or base64url of it',
+    ),
+});
+
+const specLine = JSON.stringify({ name: 'Spring sale', notification: { alert: 'Sale: 20% off today' } });
+const createBody = {
+  content: {
+    'application/json': { schema: campaignSpecSchema },
+    'application/x-ndjson': streamedBody(
+      z
+        .string()
+        .describe(
+          'Streamed, any size: the first line is the CampaignSpec (without `audience`), then one token per ' +
+            'line, `"<hex>"` or `{"token":"<hex>"}`. A bad line rejects the whole upload (`field: line.<n>`).',
+        )
+        .meta({
+          example: `${specLine}\n"${exampleToken}"\n{"token":"${exampleToken.replace('5f', '6a')}"}\n`,
+        }),
+    ),
+    'text/plain': streamedBody(
+      z
+        .string()
+        .describe(
+          'Streamed, any size: one hex token per line; the spec is in the `Pushfleet-Campaign` header.',
+        )
+        .meta({ example: `${exampleToken}\n${exampleToken.replace('5f', '6a')}\n` }),
+    ),
+  },
+};
+
+const listQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int('limit is 1–500')
+    .min(1, 'limit is 1–500')
+    .max(500, 'limit is 1–500')
+    .optional()
+    .describe('Campaigns per page, 1–500 (default 50)'),
+  before: z.coerce
+    .number()
+    .optional()
+    .describe('A creation time in ms: list campaigns created before it (the previous page’s `next`)'),
+});
 
 function specFromHeader(raw: string | string[] | undefined): unknown {
   if (typeof raw !== 'string') return undefined;
@@ -57,7 +123,38 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
 
     scope.post<{ Params: AppParams }>(
       '/v1/apps/:app/campaigns',
-      { config: { permission: 'send' }, bodyLimit: ctx.config.api.campaignBodyLimitBytes },
+      {
+        config: { permission: 'send' },
+        bodyLimit: ctx.config.api.campaignBodyLimitBytes,
+        schema: {
+          tags: ['campaigns'],
+          operationId: 'createCampaign',
+          summary: 'Create a campaign',
+          description:
+            'Answers as soon as the audience is stored; the fan-out worker expands it into deliver batches. ' +
+            'The audience is an uploaded token list, streamed in constant memory (`application/x-ndjson` with ' +
+            'the spec on the first line, or `text/plain` with the spec in `Pushfleet-Campaign`), or JSON with ' +
+            '`audience`: the device registry (`all`, `tags`, `users`) or up to 100,000 inline `tokens`. JSON ' +
+            'bodies may be up to `api.campaignBodyLimitBytes`. For uploads `Idempotency-Key` covers the spec, ' +
+            'not the lines.',
+          params: appParams,
+          headers: createHeaders,
+          body: createBody,
+          response: {
+            202: jsonResponse('Accepted: the audience is stored', campaignAcceptedSchema, replayedHeader),
+            ...errorResponses(
+              ...appRoute,
+              ...jsonBody,
+              ...idempotentCreate,
+              'PF_ERR_TOO_MANY_TOKENS',
+              'PF_ERR_BAD_DEVICE_TOKEN',
+              'PF_ERR_EMPTY_AUDIENCE',
+              'PF_ERR_PAYLOAD_TOO_LARGE',
+              'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+            ),
+          },
+        },
+      },
       async (request, reply) => {
         const { app } = request.params;
         const target = appConfigOf(ctx, app);
@@ -146,13 +243,41 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
 
   api.get<{ Params: IdParams }>(
     '/v1/apps/:app/campaigns/:id',
-    { config: { permission: 'read' } },
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags: ['campaigns'],
+        operationId: 'getCampaign',
+        summary: 'Campaign status',
+        description:
+          'Progress and outcome counts; `total = delivered + rejected + failed + expired + cancelled` once done.',
+        params: idParams,
+        response: {
+          200: jsonResponse('The campaign', campaignStatusSchema),
+          ...errorResponses(...appRoute, 'PF_ERR_NOT_FOUND'),
+        },
+      },
+    },
     async (request) => read(request.params.app, request.params.id),
   );
 
   api.get<{ Params: AppParams; Querystring: { limit?: string; before?: string } }>(
     '/v1/apps/:app/campaigns',
-    { config: { permission: 'read' } },
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags: ['campaigns'],
+        operationId: 'listCampaigns',
+        summary: 'List campaigns',
+        description: 'Newest first, paged by creation time.',
+        params: appParams,
+        querystring: listQuery,
+        response: {
+          200: jsonResponse('A page of campaigns', campaignListSchema),
+          ...errorResponses(...appRoute),
+        },
+      },
+    },
     async (request) => {
       appConfigOf(ctx, request.params.app);
       const limit = Number(request.query.limit ?? 50);
@@ -167,7 +292,23 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
 
   api.delete<{ Params: IdParams }>(
     '/v1/apps/:app/campaigns/:id',
-    { config: { permission: 'send' } },
+    {
+      config: { permission: 'send' },
+      schema: {
+        tags: ['campaigns'],
+        operationId: 'cancelCampaign',
+        summary: 'Cancel a campaign',
+        description:
+          'Tokens not yet handed to a batch end `cancelled` at once (a scheduled or parked campaign is ' +
+          'settled in the answer); batches already queued end `cancelled` when they run. Cancelling again ' +
+          'is harmless; a finished campaign is 409.',
+        params: idParams,
+        response: {
+          202: jsonResponse('Cancelled: its status', campaignStatusSchema),
+          ...errorResponses(...appRoute, 'PF_ERR_NOT_FOUND', 'PF_ERR_CAMPAIGN_FINISHED'),
+        },
+      },
+    },
     async (request, reply) => {
       const { app, id } = request.params;
       await read(app, id);

@@ -13,6 +13,16 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AppParams, appConfigOf, type RouteContext } from '../context.ts';
 import { parseJsonLine, readLines } from '../line-stream.ts';
+import {
+  appParams,
+  environmentQuery,
+  exampleToken,
+  jsonResponse,
+  streamedBody,
+  tokenParams,
+} from '../schema/common.ts';
+import { appRoute, errorResponses, jsonBody } from '../schema/errors.ts';
+import { deviceRegistrationSchema, importResultSchema } from '../schema/responses.ts';
 
 type TokenParams = AppParams & { token: string };
 
@@ -24,16 +34,55 @@ const indexName = z
 
 export const deviceBodySchema = z
   .object({
-    environment: z.enum(environments).optional(),
-    userId: indexName.optional(),
-    tags: z.array(indexName).max(50).optional(),
-    locale: z.string().min(2).max(35).optional(),
+    environment: z
+      .enum(environments)
+      .optional()
+      .describe('APNs environment the token belongs to; default: the app’s first configured one'),
+    userId: indexName
+      .optional()
+      .describe('Your user id for the device (notify by `userIds`)')
+      .meta({ example: 'u-1842' }),
+    tags: z
+      .array(indexName)
+      .max(50)
+      .optional()
+      .describe('Tags to notify the device by (≤ 50); replaces the previous ones')
+      .meta({ example: ['vip'] }),
+    locale: z.string().min(2).max(35).optional().describe('The device’s locale').meta({ example: 'en-GB' }),
   })
-  .strict();
+  .strict()
+  .meta({
+    id: 'Device',
+    description: 'A registration: all fields optional.',
+    example: { userId: 'u-1842', tags: ['vip'], locale: 'en-GB' },
+  });
 
-export const deviceImportLineSchema = deviceBodySchema.extend({ token: z.string() }).strict();
+export const deviceImportLineSchema = deviceBodySchema
+  .extend({
+    token: z
+      .string()
+      .describe('Device token, hex (a bad one is `PF_ERR_BAD_DEVICE_TOKEN`)')
+      .meta({ example: exampleToken }),
+  })
+  .strict()
+  .meta({
+    id: 'DeviceImportLine',
+    description: 'One device of an import. NDJSON: one such object per line.',
+    example: { token: exampleToken, userId: 'u-1842', tags: ['vip'], locale: 'en-GB' },
+  });
 
-const importJsonSchema = z.object({ devices: z.array(z.unknown()).max(10_000) }).strict();
+const importJsonSchema = z
+  .object({
+    devices: z
+      .array(z.unknown().meta({ $ref: '#/components/schemas/DeviceImportLine' }))
+      .max(10_000)
+      .describe('Up to 10,000 devices (larger imports: NDJSON); each is checked as a DeviceImportLine'),
+  })
+  .strict()
+  .meta({
+    id: 'DeviceImport',
+    example: { devices: [{ token: exampleToken, userId: 'u-1842', tags: ['vip'] }] },
+  });
 
 /** Registrations written per pipeline during an import. */
 const importChunk = 1000;
@@ -52,7 +101,28 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: RouteContext): v
 
   api.put<{ Params: TokenParams }>(
     '/v1/apps/:app/devices/:token',
-    { config: { permission: 'register' } },
+    {
+      config: { permission: 'register' },
+      schema: {
+        tags: ['devices'],
+        operationId: 'registerDevice',
+        summary: 'Register a device',
+        description:
+          'Registers or refreshes a token (records `registeredAt`); its user and tag indexes follow atomically. ' +
+          'The body may be left out.',
+        params: tokenParams,
+        body: deviceBodySchema.optional(),
+        response: {
+          200: jsonResponse('The registration', deviceRegistrationSchema),
+          ...errorResponses(
+            ...appRoute,
+            ...jsonBody,
+            'PF_ERR_BAD_DEVICE_TOKEN',
+            'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+          ),
+        },
+      },
+    },
     async (request) => {
       const { app } = request.params;
       appConfigOf(ctx, app);
@@ -65,7 +135,25 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: RouteContext): v
 
   api.get<{ Params: TokenParams; Querystring: { environment?: string } }>(
     '/v1/apps/:app/devices/:token',
-    { config: { permission: 'read' } },
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags: ['devices'],
+        operationId: 'getDevice',
+        summary: 'Read a registration',
+        params: tokenParams,
+        querystring: environmentQuery,
+        response: {
+          200: jsonResponse('The registration', deviceRegistrationSchema),
+          ...errorResponses(
+            ...appRoute,
+            'PF_ERR_BAD_DEVICE_TOKEN',
+            'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+            'PF_ERR_NOT_FOUND',
+          ),
+        },
+      },
+    },
     async (request) => {
       const { app } = request.params;
       const environment = environmentOf(app, request.query.environment);
@@ -77,7 +165,25 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: RouteContext): v
 
   api.delete<{ Params: TokenParams; Querystring: { environment?: string } }>(
     '/v1/apps/:app/devices/:token',
-    { config: { permission: 'register' } },
+    {
+      config: { permission: 'register' },
+      schema: {
+        tags: ['devices'],
+        operationId: 'unregisterDevice',
+        summary: 'Unregister a device',
+        params: tokenParams,
+        querystring: environmentQuery,
+        response: {
+          204: z.undefined().describe('Removed'),
+          ...errorResponses(
+            ...appRoute,
+            'PF_ERR_BAD_DEVICE_TOKEN',
+            'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+            'PF_ERR_NOT_FOUND',
+          ),
+        },
+      },
+    },
     async (request, reply) => {
       const { app } = request.params;
       const environment = environmentOf(app, request.query.environment);
@@ -96,7 +202,34 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: RouteContext): v
      */
     scope.post<{ Params: AppParams }>(
       '/v1/apps/:app/devices/import',
-      { config: { permission: 'register' } },
+      {
+        config: { permission: 'register' },
+        schema: {
+          tags: ['devices'],
+          operationId: 'importDevices',
+          summary: 'Import devices',
+          description:
+            'NDJSON (one DeviceImportLine per line, any size, streamed) or JSON `{ devices: [...] }` ' +
+            '(≤ 10,000). An upsert: an import stopped by a bad line (400 naming it, `line.<n>` or ' +
+            '`devices.<i>`) can be run again.',
+          params: appParams,
+          body: {
+            content: {
+              'application/x-ndjson': streamedBody(deviceImportLineSchema),
+              'application/json': { schema: importJsonSchema },
+            },
+          },
+          response: {
+            200: jsonResponse('Every line was registered', importResultSchema),
+            ...errorResponses(
+              ...appRoute,
+              ...jsonBody,
+              'PF_ERR_BAD_DEVICE_TOKEN',
+              'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+            ),
+          },
+        },
+      },
       async (request) => {
         const { app } = request.params;
         appConfigOf(ctx, app);

@@ -1,7 +1,11 @@
 import { PushfleetError } from '@pushfleet/core';
 import { FeedbackFeed } from '@pushfleet/store';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { type AppParams, appConfigOf, type RouteContext } from '../context.ts';
+import { appParams, jsonResponse } from '../schema/common.ts';
+import { appRoute, errorResponses } from '../schema/errors.ts';
+import { feedbackPageSchema } from '../schema/responses.ts';
 
 /** Redis stream ids' largest sequence number: `<ms>-<this>` is the last id of that millisecond. */
 const lastSequence = '18446744073709551615';
@@ -16,6 +20,21 @@ function afterOf(since: string | undefined): string | null {
   });
 }
 
+const feedbackQuery = z.object({
+  since: z
+    .string()
+    .optional()
+    .describe('Continue after this feed id (`next` of the previous page), or after this ms timestamp')
+    .meta({ example: '1700000000000-0' }),
+  limit: z.coerce
+    .number()
+    .int('limit is 1–10000')
+    .min(1, 'limit is 1–10000')
+    .max(10_000, 'limit is 1–10000')
+    .optional()
+    .describe('Items per page, 1–10000 (default 1000)'),
+});
+
 /**
  * The feedback feed: tokens the feedback service retired (`purged`) or found unregistered here
  * (`unknown`), oldest first, cursor-paged by feed id — the modern form of APNs' feedback service,
@@ -25,7 +44,23 @@ export function registerFeedbackRoutes(api: FastifyInstance, ctx: RouteContext):
   const feed = new FeedbackFeed(ctx.redis, ctx.prefix);
   api.get<{ Params: AppParams; Querystring: { since?: string; limit?: string } }>(
     '/v1/apps/:app/feedback',
-    { config: { permission: 'read' } },
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags: ['feedback'],
+        operationId: 'feedback',
+        summary: 'Invalidated tokens',
+        description:
+          'Tokens the feedback service retired (`purged`) or found unregistered here (`unknown`), with the ' +
+          'reason and time APNs gave, oldest first. Pass `next` as `since` to continue.',
+        params: appParams,
+        querystring: feedbackQuery,
+        response: {
+          200: jsonResponse('A page of the feed', feedbackPageSchema),
+          ...errorResponses(...appRoute),
+        },
+      },
+    },
     async (request) => {
       const { app } = request.params;
       appConfigOf(ctx, app);

@@ -2,7 +2,11 @@ import { Readable } from 'node:stream';
 import { PushfleetError } from '@pushfleet/core';
 import type { ReportLine } from '@pushfleet/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { type AppParams, appConfigOf, type RouteContext } from '../context.ts';
+import { exampleToken, idParams } from '../schema/common.ts';
+import { appRoute, errorResponses } from '../schema/errors.ts';
+import { reportLineSchema } from '../schema/responses.ts';
 
 type IdParams = AppParams & { id: string };
 type Format = 'ndjson' | 'csv';
@@ -17,6 +21,36 @@ function formatOf(request: FastifyRequest<{ Querystring: { format?: string } }>)
   }
   return (request.headers.accept ?? '').includes('text/csv') ? 'csv' : 'ndjson';
 }
+
+const reportQuery = z.object({
+  format: z
+    .enum(['ndjson', 'csv'], 'format is csv or ndjson')
+    .optional()
+    .describe('`ndjson` or `csv`; default: `csv` when `Accept` names text/csv, else NDJSON'),
+});
+
+const reportResponse = {
+  description:
+    'Every token that did not end delivered, streamed (`Content-Disposition: attachment`). Complete once the ' +
+    'state is final; tokens still in flight come later.',
+  content: {
+    'application/x-ndjson': { schema: reportLineSchema },
+    'text/csv': {
+      schema: z
+        .string()
+        .describe('A header line `token,outcome,reason,time`, then one line per token')
+        .meta({
+          example: `token,outcome,reason,time\n${exampleToken},rejected,BadDeviceToken,2026-05-01T09:30:01.250Z\n`,
+        }),
+    },
+  },
+  headers: {
+    'Content-Disposition': {
+      type: 'string' as const,
+      description: 'attachment; filename="<id>-report.<format>"',
+    },
+  },
+};
 
 async function* render(pages: AsyncGenerator<ReportLine[]>, format: Format): AsyncGenerator<string> {
   if (format === 'csv') yield 'token,outcome,reason,time\n';
@@ -43,7 +77,20 @@ export function registerReportRoutes(api: FastifyInstance, ctx: RouteContext): v
   for (const kind of ['notifications', 'campaigns'] as const) {
     api.get<{ Params: IdParams; Querystring: { format?: string } }>(
       `/v1/apps/:app/${kind}/:id/report`,
-      { config: { permission: 'read' } },
+      {
+        config: { permission: 'read' },
+        schema: {
+          tags: ['reports'],
+          operationId: kind === 'campaigns' ? 'campaignReport' : 'notificationReport',
+          summary: `${kind === 'campaigns' ? 'Campaign' : 'Notification'} report`,
+          description:
+            'Each token that ended rejected, failed, expired or cancelled, with the reason and time, as NDJSON ' +
+            'or CSV (`?format=` or `Accept: text/csv`); constant memory for any size.',
+          params: idParams,
+          querystring: reportQuery,
+          response: { 200: reportResponse, ...errorResponses(...appRoute, 'PF_ERR_NOT_FOUND') },
+        },
+      },
       async (request, reply) => {
         const { app, id } = request.params;
         appConfigOf(ctx, app);
