@@ -62,6 +62,8 @@ test('the tarball holds the built package only: JS, declarations, README, manife
     'core-types.d.ts',
     'index.d.ts',
     'index.js',
+    'lines.d.ts',
+    'lines.js',
     'package.json',
     'types.d.ts',
     'types.js',

@@ -16,6 +16,7 @@ commands:
   campaign create --app A (--tokens-file FILE | --all | --tag X… | --user U…) [notification flags]
        [--name N] [--rate N] [--send-at ISO] [--no-wait]     live progress bar with rate and ETA until done
   campaign status|cancel ID --app A          campaign list --app A [--limit N]
+  campaign report ID --app A [--format csv|ndjson]   tokens not delivered (outcome, reason, time), streamed to stdout
   devices import FILE --app A                NDJSON {token,userId?,tags?,locale?,environment?} or a token per line
   queues [--config FILE]                     depth of every queue by state (reads Redis from the config)
   keys hash [--key K] [--scrypt] [--id ID] [--apps a,b] [--permissions send,read]

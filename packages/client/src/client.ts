@@ -1,3 +1,4 @@
+import { bodyLines } from './lines.ts';
 import type {
   ApiErrorBody,
   CampaignSpec,
@@ -10,6 +11,8 @@ import type {
   FeedbackItem,
   NotificationStatus,
   RegistryAudience,
+  ReportFormat,
+  ReportRow,
   SendNotificationRequest,
   SendNotificationResponse,
 } from './types.ts';
@@ -45,6 +48,15 @@ export interface ClientOptions {
 
 /** A token source for uploads; pass a function to make the upload retryable (it is re-read). */
 export type TokenSource = Iterable<string> | AsyncIterable<string>;
+
+interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  body?: () => { body: string | ReadableStream<Uint8Array>; contentType: string } | undefined;
+  headers?: Record<string, string>;
+  /** false for bodies that cannot be sent twice (a one-shot stream). */
+  retry?: boolean;
+}
 
 const retryable = new Set([429, 503]);
 
@@ -87,18 +99,16 @@ export class PushfleetClient {
   }
 
   /** One request with retries; `body` is a factory so a retry sends a fresh body. */
-  async request<T>(
-    method: string,
-    path: string,
-    init: {
-      query?: Record<string, string | number | undefined>;
-      json?: unknown;
-      body?: () => { body: string | ReadableStream<Uint8Array>; contentType: string } | undefined;
-      headers?: Record<string, string>;
-      /** false for bodies that cannot be sent twice (a one-shot stream). */
-      retry?: boolean;
-    } = {},
-  ): Promise<T> {
+  async request<T>(method: string, path: string, init: RequestOptions = {}): Promise<T> {
+    const text = await (await this.open(method, path, init)).text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * Sends a request with retries and returns the successful response unread (for streamed
+   * answers); an error status throws PushfleetApiError with the body's PF_ERR_ code.
+   */
+  private async open(method: string, path: string, init: RequestOptions): Promise<Response> {
     const attempts = init.retry === false ? 1 : this.maxAttempts;
     for (let attempt = 0; ; attempt++) {
       const made =
@@ -123,18 +133,18 @@ export class PushfleetClient {
         await sleep(this.delayFor(attempt, response));
         continue;
       }
+      if (response.ok) return response;
       const text = await response.text();
-      const parsed: unknown = text ? JSON.parse(text) : undefined;
-      if (!response.ok) {
-        throw new PushfleetApiError(
-          response.status,
-          (parsed as ApiErrorBody | undefined) ?? {
-            code: `HTTP_${response.status}`,
-            message: response.statusText,
-          },
-        );
+      let parsed: ApiErrorBody | undefined;
+      try {
+        parsed = text ? (JSON.parse(text) as ApiErrorBody) : undefined;
+      } catch {
+        parsed = undefined; // a proxy's HTML error page: fall back to the status line
       }
-      return parsed as T;
+      throw new PushfleetApiError(
+        response.status,
+        parsed ?? { code: `HTTP_${response.status}`, message: response.statusText },
+      );
     }
   }
 
@@ -263,6 +273,34 @@ export class PushfleetClient {
       body: () => ({ body: ndjsonStream([], source()), contentType: 'application/x-ndjson' }),
       retry: typeof devices === 'function',
     });
+  }
+
+  /**
+   * Every token of a campaign that did not end delivered (rejected, failed, expired, cancelled),
+   * with its reason and time, streamed from the API as it arrives: constant memory for any size.
+   * `{ format: 'csv' }` yields the CSV lines instead (header first), for writing to a file as is.
+   * Complete once the campaign is done; tokens still in flight are not listed yet.
+   */
+  campaignReport(app: string, id: string, options?: { format?: 'ndjson' }): AsyncGenerator<ReportRow>;
+  campaignReport(app: string, id: string, options: { format: 'csv' }): AsyncGenerator<string>;
+  campaignReport(app: string, id: string, options: { format?: ReportFormat } = {}) {
+    return this.report(`${this.app(app)}/campaigns/${encodeURIComponent(id)}/report`, options.format);
+  }
+
+  /** The same report for one notification (`sendNotification`'s id). */
+  notificationReport(app: string, id: string, options?: { format?: 'ndjson' }): AsyncGenerator<ReportRow>;
+  notificationReport(app: string, id: string, options: { format: 'csv' }): AsyncGenerator<string>;
+  notificationReport(app: string, id: string, options: { format?: ReportFormat } = {}) {
+    return this.report(`${this.app(app)}/notifications/${encodeURIComponent(id)}/report`, options.format);
+  }
+
+  private async *report(path: string, format: ReportFormat = 'ndjson'): AsyncGenerator<ReportRow | string> {
+    const response = await this.open('GET', path, { query: { format } });
+    if (!response.body) return;
+    for await (const line of bodyLines(response.body)) {
+      if (!line) continue;
+      yield format === 'csv' ? line : (JSON.parse(line) as ReportRow);
+    }
   }
 
   feedback(

@@ -62,3 +62,15 @@ export interface ApiErrorBody {
   message: string;
   field?: string | undefined;
 }
+
+export type ReportFormat = 'ndjson' | 'csv';
+
+/** One line of a campaign or notification report: a token that did not end delivered. */
+export interface ReportRow {
+  token: string;
+  outcome: 'rejected' | 'failed' | 'expired' | 'cancelled';
+  /** APNs' reason (`BadDeviceToken`, `Unregistered`, …) or Pushfleet's own (`Expired`, `Cancelled`, …). */
+  reason: string;
+  /** ISO 8601: when the token got its outcome. */
+  time: string;
+}
