@@ -61,6 +61,11 @@ const clientCertBody = z.object({
 async function route(ctx: SimContext, req: IncomingMessage, url: URL): Promise<[number, unknown]> {
   const { registry, stats, faults, deliveries, settings } = ctx;
   const key = `${req.method} ${url.pathname}`;
+  if (req.method === 'DELETE' && url.pathname.startsWith('/keys/')) {
+    const keyId = decodeURIComponent(url.pathname.slice('/keys/'.length));
+    if (!registry.removeKey(keyId)) throw new HttpError(404, `no key ${keyId}`);
+    return [200, { keyId, revoked: true }];
+  }
   switch (key) {
     case 'POST /keys': {
       const body = parse(keyBody, await readJson(req));
@@ -119,6 +124,7 @@ async function route(ctx: SimContext, req: IncomingMessage, url: URL): Promise<[
           legacyNotifications: stats.legacyNotifications,
           legacyErrors: stats.legacyErrors,
           feedbackReads: stats.feedbackReads,
+          acceptedByKey: { ...stats.acceptedByKey },
           broadcasts: { ...stats.broadcasts },
           channels: {
             ...stats.channels,

@@ -109,6 +109,8 @@ function respondAccepted(
   stream.respond(out, { endStream: true });
 
   ctx.stats.accepted++;
+  const keyId = conn.auth.kind === 'token' ? conn.auth.state.currentKey?.keyId : undefined;
+  if (keyId !== undefined) ctx.stats.acceptedByKey[keyId] = (ctx.stats.acceptedByKey[keyId] ?? 0) + 1;
   const kept: Record<string, string> = {};
   for (const name of recordedHeaders) {
     const value = single(headers[name]);

@@ -61,6 +61,15 @@ export class Registry {
     return key;
   }
 
+  /**
+   * Revokes a key, as Apple does when a key is revoked in the developer account: from now on
+   * every request signed with it, on new and already-authenticated connections alike, is
+   * refused with 403 InvalidProviderToken. False when no such key was registered.
+   */
+  removeKey(keyId: string): boolean {
+    return this.keys.delete(keyId);
+  }
+
   addDevice(input: { token: string; topic: string; environment: Environment }): Device {
     const device: Device = {
       token: input.token.toLowerCase(),

@@ -31,6 +31,8 @@ export class Stats {
   legacyNotifications = 0;
   legacyErrors = 0;
   feedbackReads = 0;
+  /** Accepted device pushes per signing key id (token auth): shows when a rotated key took over. */
+  acceptedByKey: Record<string, number> = {};
   readonly broadcasts = new ApiCounters();
   readonly channels = new ApiCounters();
   /** Connections to the channel-management port (not counted in `connections`). */
@@ -54,6 +56,7 @@ export class Stats {
     this.legacyNotifications = 0;
     this.legacyErrors = 0;
     this.feedbackReads = 0;
+    this.acceptedByKey = {};
     this.broadcasts.clear();
     this.channels.clear();
   }

@@ -53,6 +53,29 @@ describe('token authentication (JWT)', () => {
     assert.equal(await reasonOf(second), 'ok');
   });
 
+  test('a revoked key is refused at once, on a connection that already used it too; accepts are counted per key', async () => {
+    const revoked = makeKey();
+    await f.control('POST', '/keys', {
+      keyId: revoked.keyId,
+      teamId: revoked.teamId,
+      publicKeyPem: revoked.publicKeyPem,
+    });
+    const before = ((await f.control('GET', '/stats')).body as { acceptedByKey: Record<string, number> })
+      .acceptedByKey;
+    const s = await f.connect();
+    const authorization = `bearer ${jwt(revoked)}`;
+    assert.equal((await send(s, randomToken(), { authorization })).status, 200);
+    const stats = (await f.control('GET', '/stats')).body as { acceptedByKey: Record<string, number> };
+    assert.equal(stats.acceptedByKey[revoked.keyId], (before[revoked.keyId] ?? 0) + 1);
+    assert.equal((await f.control('DELETE', `/keys/${revoked.keyId}`)).status, 200);
+    const res = await send(s, randomToken(), { authorization });
+    s.close();
+    assert.equal(res.status, 403);
+    assert.deepEqual(res.body, { reason: 'InvalidProviderToken' });
+    assert.equal(await reasonOf(authorization), '403 InvalidProviderToken');
+    assert.equal((await f.control('DELETE', `/keys/${revoked.keyId}`)).status, 404);
+  });
+
   test('one team per connection; topic keys; key environment', async () => {
     const other = makeKey();
     await f.control('POST', '/keys', {

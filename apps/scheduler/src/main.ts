@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { type AppDirectory, configDirectory, loadConfig } from '@pushfleet/config';
+import { credentialNotAfter } from '@pushfleet/apns';
+import { type AppDirectory, loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import {
   appQueueRef,
@@ -9,7 +10,13 @@ import {
   fleetQueueRef,
   registerQueueDepthMetrics,
 } from '@pushfleet/queue';
-import { FeedbackFeed, FeedbackProcessor, Ledger } from '@pushfleet/store';
+import {
+  FeedbackFeed,
+  FeedbackProcessor,
+  Ledger,
+  loadKeyEncryptionKey,
+  openAppDirectory,
+} from '@pushfleet/store';
 import {
   createLogger,
   createSchedulerMetrics,
@@ -21,6 +28,7 @@ import {
 import { Queue, Worker } from 'bullmq';
 import { Registry } from 'prom-client';
 import type { SchedulerContext } from './context.ts';
+import { CredentialExpiry } from './credential-expiry.ts';
 import { runFeedbackPoll } from './feedback-poll.ts';
 import { runHousekeeping } from './housekeeping.ts';
 import { runLegacyFeedbackPoll } from './legacy-feedback-poll.ts';
@@ -53,9 +61,7 @@ function webhookTargets(directory: AppDirectory): Map<string, WebhookTarget> {
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ name: 'scheduler', level: config.log.level });
-  const directory = configDirectory(config);
-  const webhooks = () => webhookTargets(directory);
-  const startupWebhooks = webhooks(); // a config app's missing secret stops the start here
+  const kek = loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env);
   const redis = createRedis(config.redis, 'worker');
   const registry = new Registry();
   enableProcessMetrics(registry);
@@ -69,6 +75,26 @@ async function main(): Promise<void> {
   });
   await connectRedis(redis);
   const prefix = config.redis.prefix;
+  // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
+  const directory = await openAppDirectory({
+    redis,
+    prefix,
+    config,
+    kek,
+    pollMs: config.appRegistry.pollMs,
+    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+  });
+  directory.onChange((apps) =>
+    log.info(
+      {
+        changed: apps.length,
+        apps: apps.slice(0, 50).map((id) => ({ app: id, state: directory.get(id)?.state ?? 'deleted' })),
+      },
+      'apps changed',
+    ),
+  );
+  const webhooks = () => webhookTargets(directory);
+  const startupWebhooks = webhooks(); // a config app's missing secret stops the start here
 
   const processor = new FeedbackProcessor(redis, prefix, {
     consumer: `${hostname()}-${process.pid}`,
@@ -139,11 +165,21 @@ async function main(): Promise<void> {
     registry,
     redis,
     () => [
-      ...Object.keys(config.apps).map((app) => appQueueRef(prefix, app)),
+      ...directory.ids().map((app) => appQueueRef(prefix, app)),
       fleetQueueRef(prefix, webhooksQueueName),
     ],
     (err) => log.warn({ err }, 'queue depth metrics: queue error'),
   );
+
+  const expiry = new CredentialExpiry({
+    directory,
+    gauge: metrics.credentialExpiry,
+    notAfter: credentialNotAfter,
+    log,
+    // Certificates last a year and the alerts look 30 and 7 days ahead: a quarter hour is plenty.
+    rescanMs: 15 * 60_000,
+  });
+  await expiry.start();
 
   log.info({ port: ops.port, webhooks: startupWebhooks.size }, 'scheduler ready');
 
@@ -153,6 +189,7 @@ async function main(): Promise<void> {
       { name: 'webhook-worker', close: () => webhookWorker.close() },
       { name: 'queue', close: () => queue.close() },
       { name: 'webhook-queue', close: () => webhookQueue.close() },
+      { name: 'credential-expiry', close: () => expiry.close() },
       { name: 'directory', close: () => directory.close() },
       { name: 'ops', close: () => ops.close() },
       { name: 'queue-depth', close: () => queueDepth.close() },

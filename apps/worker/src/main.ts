@@ -1,6 +1,14 @@
-import { configDirectory, loadConfig } from '@pushfleet/config';
+import { loadConfig } from '@pushfleet/config';
 import { AppQueues, connectRedis, createRedis } from '@pushfleet/queue';
-import { ActivityStore, DeviceRegistry, FleetRateLimiter, Ledger, PauseStore } from '@pushfleet/store';
+import {
+  ActivityStore,
+  DeviceRegistry,
+  FleetRateLimiter,
+  Ledger,
+  loadKeyEncryptionKey,
+  openAppDirectory,
+  PauseStore,
+} from '@pushfleet/store';
 import {
   createDeliveryMetrics,
   createLogger,
@@ -32,7 +40,24 @@ async function main(): Promise<void> {
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
   const prefix = config.redis.prefix;
-  const directory = configDirectory(config);
+  // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
+  const directory = await openAppDirectory({
+    redis,
+    prefix,
+    config,
+    kek: loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env),
+    pollMs: config.appRegistry.pollMs,
+    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+  });
+  directory.onChange((apps) =>
+    log.info(
+      {
+        changed: apps.length,
+        apps: apps.slice(0, 50).map((id) => ({ app: id, state: directory.get(id)?.state ?? 'deleted' })),
+      },
+      'apps changed',
+    ),
+  );
   // The gauges read the transports at scrape time; the transports report into the metrics.
   let transports: TransportRegistry | undefined;
   const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createNodeApnTransport,
   FailingTransport,
@@ -10,6 +9,7 @@ import {
 import { type AppDirectory, type Config, readSecretFile } from '@pushfleet/config';
 import type { Environment } from '@pushfleet/core';
 import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
+import { PoolLease } from './pool-lease.ts';
 
 export interface PoolStats extends TransportStats {
   app: string;
@@ -19,16 +19,17 @@ export interface PoolStats extends TransportStats {
 interface PoolEntry {
   app: string;
   environment: Environment;
-  transport: Promise<PushTransport>;
+  transport: Promise<PoolLease>;
   /** Set once `transport` resolved (the gauges read it synchronously). */
-  ready?: PushTransport;
+  ready?: PoolLease;
 }
 
 /**
  * One transport (a self-sizing pool of long-lived HTTP/2 connections) per app × environment,
  * created on first use, from the app directory (config apps and apps added at run time alike).
- * When an app changes (new credentials, endpoint, pool size), its pools are replaced: new sends
- * use the new settings at once, requests in flight finish on the old connections. Never throws:
+ * When an app changes (new credentials, endpoint, pool size) or is deleted, its pools are
+ * replaced: new sends use the new settings at once, sends already taken (queued or in flight)
+ * finish on the old connections, which then close (`PoolLease`). Never throws:
  * an unknown app or credentials that cannot be had give a transport whose sends all fail (with
  * `credentials: true` for the latter), so the worker's classification decides.
  */
@@ -48,10 +49,17 @@ export class TransportRegistry {
   }
 
   get(app: string, environment: Environment): Promise<PushTransport> {
+    return this.lease(app, environment);
+  }
+
+  private lease(app: string, environment: Environment): Promise<PoolLease> {
     const key = `${app}/${environment}`;
     let entry = this.transports.get(key);
     if (!entry) {
-      const created: PoolEntry = { app, environment, transport: this.create(app, environment) };
+      const transport = this.create(app, environment).then(
+        (inner) => new PoolLease(inner, () => this.get(app, environment)),
+      );
+      const created: PoolEntry = { app, environment, transport };
       void created.transport.then((t) => {
         created.ready = t;
       });
@@ -127,7 +135,7 @@ export class TransportRegistry {
         );
     const failed: { app: string; environment: Environment; error: string }[] = [];
     const warming = which.map(async ({ app, environment }) => {
-      const transport = await this.get(app, environment);
+      const transport = (await this.lease(app, environment)).inner;
       if (transport instanceof FailingTransport)
         failed.push({ app, environment, error: transport.failure.error });
       await (transport.warm?.() ?? Promise.resolve()).catch(() => undefined);
@@ -162,7 +170,8 @@ export class TransportRegistry {
 
   /**
    * Drops an app's transports (one environment's, if given), so the next send reconnects with
-   * credentials read afresh. Sends still running on the old transport finish on it.
+   * settings and credentials read afresh. Sends the old transport took finish on it; it closes
+   * once they are answered.
    */
   async reset(app: string, environment?: Environment): Promise<void> {
     const closing = [];
@@ -177,11 +186,9 @@ export class TransportRegistry {
     await Promise.allSettled(closing);
   }
 
-  private async drainThenClose(pending: Promise<PushTransport>): Promise<void> {
-    const transport = await pending;
-    const deadline = Date.now() + this.config.worker.requestTimeoutMs;
-    while ((transport.inFlight?.() ?? 0) > 0 && Date.now() < deadline) await sleep(50);
-    await transport.close();
+  private async drainThenClose(pending: Promise<PoolLease>): Promise<void> {
+    // A send settles within the request timeout, twice over while it waits for a slot.
+    await (await pending).retire(2 * this.config.worker.requestTimeoutMs + 1000);
   }
 
   async close(): Promise<void> {

@@ -226,6 +226,24 @@ function checkCertificate(
   };
 }
 
+/**
+ * When credentials stop working, for the expiry metric: a certificate's notAfter (ms since the
+ * epoch; the certificate that matches the key, else the first), also when it is past; null for a
+ * `.p8` key (Apple gives signing keys no expiry date, it revokes them); undefined when the
+ * material cannot be read. Never throws, and says nothing of the material.
+ */
+export function credentialNotAfter(material: ApnsCredentials): number | null | undefined {
+  if (material.type === 'token') return null;
+  try {
+    const opened = material.pfx ? openPkcs12(material.pfx, material.passphrase) : openPemPair(material);
+    if (!('certificates' in opened)) return undefined;
+    const leaf = opened.certificates.find((c) => c.checkPrivateKey(opened.key)) ?? opened.certificates[0];
+    return leaf ? new Date(leaf.validTo).getTime() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function openPemPair(material: Extract<ApnsCredentials, { type: 'certificate' }>): Opened | Refusal {
   if (!material.certPem) return refuse('missing', 'certPem', 'a certificate (PEM) or a .p12 is required');
   if (!material.keyPem) return refuse('missing', 'keyPem', 'the certificate needs its private key (PEM)');

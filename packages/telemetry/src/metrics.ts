@@ -232,6 +232,14 @@ export function createSchedulerMetrics(registry: Registry, sources: SchedulerMet
       labelNames: ['kind'] as const,
       registers,
     }),
+    credentialExpiry: new Gauge({
+      name: 'pushfleet_credential_expiry_timestamp_seconds',
+      help:
+        'When the credentials of an app stop working (a certificate’s notAfter), per environment it ' +
+        'serves, for config and registry apps. Absent for .p8 keys: Apple gives them no expiry date.',
+      labelNames: ['app', 'environment'] as const,
+      registers,
+    }),
   };
 }
 

@@ -57,6 +57,8 @@ export interface SimulatorStats {
   legacyNotifications: number;
   legacyErrors: number;
   feedbackReads: number;
+  /** Accepted device pushes per signing key id (validating mode, token auth). */
+  acceptedByKey: Record<string, number>;
   broadcasts: { requests: number; accepted: number; rejected: Record<string, number> };
   channels: {
     requests: number;
@@ -112,6 +114,8 @@ export interface SimulatorControl {
     environment?: 'sandbox' | 'production' | 'both';
     relatedKeyId?: string;
   }): Promise<void>;
+  /** Revokes a key: every later request signed with it gets 403 InvalidProviderToken. */
+  removeKey(keyId: string): Promise<void>;
   addDevice(device: { token: string; topic: string; environment?: 'sandbox' | 'production' }): Promise<void>;
   unregister(device: {
     token: string;
@@ -186,6 +190,7 @@ function controlClient(base: string): SimulatorControl {
   };
   return {
     addKey: async (key) => void (await call('POST', '/keys', key)),
+    removeKey: async (keyId) => void (await call('DELETE', `/keys/${encodeURIComponent(keyId)}`)),
     addDevice: async (device) => void (await call('POST', '/devices', device)),
     unregister: async (device) => void (await call('POST', '/devices/unregister', device)),
     addFault: async (fault) => (await call<{ id: number }>('POST', '/faults', fault)).id,
