@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clients, sendAll } from './harness/check.ts';
 import { type ClientBug, clientBug, nodeKeepsSessionAfterGoaway } from './harness/client-bugs.ts';
 import {
+  assertRecovers,
   endScenario,
   okTokens,
   requestTimeoutMs,
@@ -118,6 +119,9 @@ describe('hostile peers: connections', { skip }, () => {
             assert.deepEqual(onFirst, [], 'answered on the connection that broke the protocol');
           },
         );
+        test('then every notification goes out on a new connection', async () => {
+          await assertRecovers(s!);
+        });
       });
     }
   }

@@ -16,8 +16,12 @@ import {
 } from './connection.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
-/** How long a liveness PING may take before the session is given up as wedged. */
-const probeTimeoutMs = 2000;
+/**
+ * How long a liveness PING may take before the session is given up as wedged: half the request
+ * timeout, within [250 ms, 2 s]. An answered PING costs one round trip (under 200 ms to APNs); a
+ * false alarm costs one reconnect, while every request waiting for a slot waits out the probe.
+ */
+const probeTimeoutFor = (requestTimeoutMs: number) => Math.min(2000, Math.max(250, requestTimeoutMs / 2));
 
 /** The 'close' handler decides a failed stream's outcome; errors need a listener, nothing more. */
 function ignoreStreamError(): void {}
@@ -182,6 +186,7 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
       stream = this.session.request(headers, { endStream: false });
     } catch (err) {
       request.finish({ kind: 'not-processed', error: errorText(err) });
+      this.noticeDestroyed();
       return;
     }
     request.stream = stream;
@@ -226,6 +231,7 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
       stream.on('end', answer);
     });
     stream.on('close', () => {
+      this.noticeDestroyed();
       if (request.settled) return;
       // A stream APNs refused, or one past the GOAWAY's last stream id, was never processed.
       const refused = stream.rstCode === NGHTTP2_REFUSED_STREAM || (stream.id ?? 0) > this.goawayLastStreamId;
@@ -244,6 +250,16 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
     });
     stream.on('error', ignoreStreamError);
     stream.end(bodyOf(prepared));
+  }
+
+  /**
+   * node:http2 destroys a session itself on some connection errors (too many CONTINUATION frames,
+   * a bad header block) but emits 'error' and 'close' only once the socket has closed, which the
+   * server may never do: until then the session looks open and refuses every request. Its
+   * streams closing show it first.
+   */
+  private noticeDestroyed(): void {
+    if (!this.closed && this.session.destroyed) this.markClosed('session destroyed by node:http2');
   }
 
   /** The server ended a connection we still wanted, before its SETTINGS: see CloseDetail.certificateSuspect. */
@@ -274,13 +290,17 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
 
   private cancelOverdue(): void {
     const now = Date.now();
-    let overdue = false;
+    const first = this.pending.values().next().value;
+    if (!first || first.deadline > now) return;
+    // Probe first: a cancelled request frees its slot at once, and while the probe is out the
+    // pool must not hand that slot to a request for a session that may be dead. node:http2 does
+    // not always notice a peer's TCP reset (no 'error', no 'close'; seen in tests/interop), so
+    // an unanswered request and an unanswered PING are how the adapter finds out.
+    this.probe();
     for (const entry of this.pending) {
       if (entry.deadline > now) break;
       entry.cancel();
-      overdue = true;
     }
-    if (overdue) this.probe();
   }
 
   /**
@@ -291,7 +311,7 @@ export class NodeHttp2Connection implements ApnsStreamConnection {
     if (this.closed || this.probeTimer) return;
     this.probeTimer = setTimeout(
       () => this.drop('no answer to a PING after a request timeout'),
-      probeTimeoutMs,
+      probeTimeoutFor(this.options.requestTimeoutMs),
     );
     this.probeTimer.unref();
     try {

@@ -17,16 +17,21 @@ export function clientBug(client: Client, ...bugs: (ClientBug | undefined)[]): T
   return bug ? { todo: `client bug (${client}): ${bug.what}` } : {};
 }
 
+/**
+ * What remains of the node:http2 adapter's dead-session bugs is node's, not the adapter's: node
+ * does not surface some connection ends to JavaScript (a peer's TCP reset; its own GOAWAY after a
+ * protocol error), so requests handed to such a session in the meantime end only at the request
+ * timeout; the adapter then probes with a PING and replaces the session (the "recovers" checks).
+ * The lean client notices at once. Why the lean client is the default: docs/architecture.md.
+ */
 export const nodeStaysOnDeadSession: ClientBug = {
   clients: ['node-http2'],
   what:
-    'after the connection is reset or node:http2 destroys the session itself, the adapter keeps ' +
-    'using it: no new connection, later requests time out or fail "The session has been destroyed"',
+    'node:http2 does not report a peer TCP reset: requests waiting for a slot then fail too, ' +
+    'not only those in flight; the adapter recovers after the request timeout and a PING probe',
 };
 
 export const nodeKeepsSessionAfterGoaway: ClientBug = {
   clients: ['node-http2'],
-  what:
-    'node:http2 answers DATA on an idle stream with GOAWAY(PROTOCOL_ERROR), but the adapter keeps ' +
-    'sending new requests on that session',
+  what: "node:http2 answers DATA on an idle stream with its own GOAWAY(PROTOCOL_ERROR) but tells JavaScript nothing: the next requests time out before the adapter's PING probe replaces the session",
 };
