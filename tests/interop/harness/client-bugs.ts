@@ -22,7 +22,7 @@ export function clientBug(client: Client, ...bugs: (ClientBug | undefined)[]): T
  * does not surface some connection ends to JavaScript (a peer's TCP reset; its own GOAWAY after a
  * protocol error), so requests handed to such a session in the meantime end only at the request
  * timeout; the adapter then probes with a PING and replaces the session (the "recovers" checks).
- * The lean client notices at once. Why the lean client is the default: docs/architecture.md.
+ * The lean client (the default) notices at once.
  */
 export const nodeStaysOnDeadSession: ClientBug = {
   clients: ['node-http2'],
