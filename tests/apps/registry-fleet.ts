@@ -60,9 +60,13 @@ export async function startRegistryFleet(
     logLevel: 'info',
     ...options,
     config: {
-      appRegistry: { keyEncryptionKey: { file: kekFile }, pollMs: 500 },
-      worker: { idleDetachMs: 1000, activityScanMs: 500 },
       ...options.config,
+      appRegistry: { keyEncryptionKey: { file: kekFile }, pollMs: 500 },
+      worker: {
+        idleDetachMs: 1000,
+        activityScanMs: 500,
+        ...(options.config?.worker as Record<string, unknown> | undefined),
+      },
     },
   });
   const logs = { worker: [] as Record<string, unknown>[], scheduler: [] as Record<string, unknown>[] };
