@@ -287,6 +287,19 @@ export const rows: Row[] = [
         ],
       },
       {
+        title: 'Credential expiry (days left)',
+        description:
+          'Days until each app’s APNs certificate expires (its notAfter, from the scheduler; .p8 keys have no date). ' +
+          'Alerts at 30 and 7 days: PushfleetCredentialExpiresSoon.',
+        unit: 'd',
+        targets: [
+          q(
+            `(min by (app, environment) (pushfleet_credential_expiry_timestamp_seconds{${sel}}) - time()) / 86400`,
+            '{{app}}/{{environment}}',
+          ),
+        ],
+      },
+      {
         title: 'Retries scheduled /s',
         description: 'Tokens put back on the queue for a later attempt, by reason.',
         unit: 'ops',
