@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deliverQueueName } from '@pushfleet/queue';
-import { randomDeviceTokens, type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
+import { randomDeviceTokens, type StartedRedis, spawnApp, startRedis, waitFor } from '@pushfleet/testkit';
 import { certificateUpload } from '../registry/helpers.ts';
 import { gaugeValue, type RegistryFleet, startRegistryFleet, tokenCredentials } from './registry-fleet.ts';
 
@@ -264,4 +264,39 @@ test('a deleted app is no longer served: its pool closes, work left for it is no
   assert.deepEqual(await fleet.stack.sim.control.deliveries(token), []);
   assert.equal(await stale.queues.queue('leaving').count(), 1, 'the job waits, it is not failed');
   await stale.queues.close();
+});
+
+test('a worker or scheduler with a wrong or no key-encryption key refuses to start (PF_ERR_CONFIG)', {
+  timeout: 60_000,
+}, async () => {
+  // The registry holds sealed credentials by now (the tests above stored some).
+  const config = JSON.parse(readFileSync(fleet.stack.configFile, 'utf8'));
+  const wrongKey = join(configCertDir, 'wrong-kek');
+  writeFileSync(wrongKey, randomBytes(32).toString('base64'));
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['wrong', { keyEncryptionKey: { file: wrongKey } }, /is not the key the app registry/],
+    ['missing', {}, /is not set, but the app registry holds credentials sealed with one/],
+  ];
+  for (const [name, appRegistry, message] of cases) {
+    const file = join(configCertDir, `config-${name}.json`);
+    const ports = { port: 0 };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...config,
+        appRegistry,
+        worker: { ...config.worker, ...ports },
+        scheduler: { ...config.scheduler, ...ports },
+      }),
+    );
+    for (const app of ['worker', 'scheduler'] as const) {
+      const proc = spawnApp(app, { PUSHFLEET_CONFIG: file });
+      const code = await new Promise<number | null>((resolve) => proc.process.once('exit', resolve));
+      const logs = proc.nonJsonLines().join('\n') + proc.recentLogs();
+      assert.equal(code, 1, `${app} with a ${name} key exited with ${code}: ${logs}`);
+      assert.match(logs, /PF_ERR_CONFIG/);
+      assert.match(logs, message);
+      assert.match(logs, /appRegistry\.keyEncryptionKey/);
+    }
+  }
 });
