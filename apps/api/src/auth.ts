@@ -100,9 +100,13 @@ function toPrincipal(entry: KeyConfig): Principal {
   return { id: entry.id, apps: entry.apps, permissions: entry.permissions };
 }
 
-/** 403 unless the principal may act on this app with this permission (admin implies all). */
-export function authorize(principal: Principal, app: string, permission: Permission): void {
-  if (!principal.apps.includes('*') && !principal.apps.includes(app)) {
+/**
+ * 403 unless the principal may act on this app with this permission (admin implies all). Routes
+ * without an app in the path (`GET /v1/apps`) check the permission only, and show just the
+ * principal's apps.
+ */
+export function authorize(principal: Principal, app: string | undefined, permission: Permission): void {
+  if (app !== undefined && !principal.apps.includes('*') && !principal.apps.includes(app)) {
     throw new PushfleetError('PF_ERR_FORBIDDEN', `key "${principal.id}" is not scoped to app "${app}"`);
   }
   if (!principal.permissions.includes('admin') && !principal.permissions.includes(permission)) {

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AppConfig, Config } from '@pushfleet/config';
+import type { AppConfig, AppDirectory, Config } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import type { DirectProducer } from '@pushfleet/queue';
-import type { DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
+import type { AppRegistry, DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
 import type { ApiMetrics } from '@pushfleet/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -18,6 +18,10 @@ export interface RouteContext {
   registry: DeviceRegistry;
   idempotency: IdempotencyStore;
   metrics: ApiMetrics;
+  /** The apps this api serves (config ∪ registry), kept current in memory: no Redis per lookup. */
+  directory: AppDirectory;
+  /** Writes of the app registry (the admin routes). */
+  apps: AppRegistry;
   now: () => number;
 }
 
@@ -33,9 +37,21 @@ declare module 'fastify' {
   }
 }
 
+/** The app's settings (config file or registry), or PF_ERR_UNKNOWN_APP. Reads serve disabled apps too. */
 export function appConfigOf(ctx: RouteContext, app: string): AppConfig {
-  const config = ctx.config.apps[app];
-  if (!config) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
+  const entry = ctx.directory.get(app);
+  if (!entry) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
+  return entry.config;
+}
+
+/** As `appConfigOf`, for routes that create work: a disabled app takes none (PF_ERR_APP_DISABLED). */
+export function sendableAppOf(ctx: RouteContext, app: string): AppConfig {
+  const config = appConfigOf(ctx, app);
+  if (ctx.directory.get(app)?.state === 'disabled') {
+    throw new PushfleetError('PF_ERR_APP_DISABLED', `app ${app} is disabled; enable it to send`, {
+      field: 'app',
+    });
+  }
   return config;
 }
 

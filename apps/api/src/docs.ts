@@ -22,11 +22,16 @@ const tags = [
   { name: 'reports', description: 'Every token that did not end delivered, as NDJSON or CSV' },
   { name: 'devices', description: 'The device registry: tokens with user ids, tags and locales' },
   { name: 'feedback', description: 'Tokens APNs invalidated, to clean your own database' },
+  {
+    name: 'apps',
+    description: 'The admin API (permission `admin`): apps and their credentials, managed at run time',
+  },
   { name: 'ops', description: 'Metrics and health checks (no key)' },
 ];
 
 const description = `Pushfleet is an Apple Push Notification provider: this API validates, enqueues and answers
-fast; workers deliver over HTTP/2. Every route is under \`/v1/apps/{app}/…\`.
+fast; workers deliver over HTTP/2. Every route is under \`/v1/apps/{app}/…\`; the admin API manages the apps
+themselves (\`/v1/apps\`).
 
 Every error body is \`{ code, message, field? }\` with a stable \`PF_ERR_\` code: each operation lists the
 codes it can answer, by status. Creating routes take an \`Idempotency-Key\`.`;

@@ -1,6 +1,7 @@
 import { loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import { connectRedis, createRedis } from '@pushfleet/queue';
+import { loadKeyEncryptionKey, openAppDirectory } from '@pushfleet/store';
 import {
   createApiMetrics,
   createLogger,
@@ -32,9 +33,28 @@ async function main(): Promise<void> {
   // Without a listener ioredis prints raw errors to stderr during an outage (logs must stay JSON).
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
+  // A wrong or missing key-encryption key stops the start here (PF_ERR_CONFIG naming the field),
+  // not at the first credential upload; the directory then serves registry apps beside config ones.
+  const kek = loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env);
+  // The change channel's own connection: a subscribed connection takes no other commands, and
+  // this one waits out an outage (a producer connection fails fast and would not resubscribe).
+  const subscriber = createRedis(config.redis, 'worker');
+  subscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
+  await connectRedis(subscriber);
+  const directory = await openAppDirectory({
+    redis,
+    subscriber,
+    prefix: config.redis.prefix,
+    config,
+    kek,
+    pollMs: config.appRegistry.pollMs,
+    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+  });
   const api = buildApi({
     config,
     redis,
+    directory,
+    kek,
     metrics: createApiMetrics(registry),
     registry,
     log,
@@ -47,6 +67,7 @@ async function main(): Promise<void> {
     [
       { name: 'http', close: () => api.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
+      { name: 'redis-subscriber', close: async () => void (await subscriber.quit()) },
     ],
     log,
     10_000,

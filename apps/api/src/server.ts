@@ -1,7 +1,8 @@
-import type { Config } from '@pushfleet/config';
+import { checkCredentials } from '@pushfleet/apns';
+import { type AppDirectory, type Config, configDirectory } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import { DirectProducer } from '@pushfleet/queue';
-import { DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
+import { AppRegistry, DeviceRegistry, IdempotencyStore, Ledger } from '@pushfleet/store';
 import type { ApiMetrics, Logger } from '@pushfleet/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import type { RouteContext } from './context.ts';
 import { registerDocs } from './docs.ts';
 import { clientErrorHandler, createErrorHandler } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { registerAppRoutes } from './routes/apps.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerFeedbackRoutes } from './routes/feedback.ts';
@@ -27,6 +29,13 @@ export interface ApiDeps {
   registry: Registry;
   log: Logger;
   ready: () => Promise<boolean>;
+  /**
+   * The apps served (main.ts: `openAppDirectory`, config ∪ registry); closed with the api.
+   * Default: the config file's apps only (registry apps can be written but are not served).
+   */
+  directory?: AppDirectory;
+  /** The key-encryption key (`appRegistry.keyEncryptionKey`): without it, credential uploads are refused. */
+  kek?: Buffer | undefined;
   now?: () => number;
 }
 
@@ -36,10 +45,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const prefix = config.redis.prefix;
   const errorHandler = createErrorHandler((code) => deps.metrics.errors.inc({ code }));
   const ledger = new Ledger(redis, prefix);
+  const directory = deps.directory ?? configDirectory(config);
   const producer = new DirectProducer({
     connection: redis,
     prefix,
-    app: (id) => config.apps[id],
+    app: (id) => directory.get(id)?.config,
     ledger,
     campaignPriority: config.api.campaignPriority,
     maxCampaignTokens: config.api.maxCampaignTokens,
@@ -57,6 +67,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       leaseMs: config.api.idempotencyLeaseMs,
     }),
     metrics: deps.metrics,
+    directory,
+    apps: new AppRegistry({ redis, prefix, config, kek: deps.kek, checkCredentials, now: deps.now }),
     now: deps.now ?? Date.now,
   };
   const verifier = new ApiKeyVerifier(config.api.keys, authRequired(config));
@@ -106,7 +118,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       void reply.header('retry-after', String(wait));
       throw new PushfleetError('PF_ERR_RATE_LIMITED');
     }
-    authorize(principal, (request.params as { app?: string }).app ?? '', permission);
+    authorize(principal, (request.params as { app?: string }).app, permission);
     request.principal = principal;
   });
   api.addHook('onResponse', async (request, reply) => {
@@ -116,7 +128,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       status: String(reply.statusCode),
     });
   });
-  api.addHook('onClose', async () => producer.close());
+  api.addHook('onClose', async () => {
+    await producer.close();
+    await directory.close();
+  });
   // Idle keep-alive connections close at once (Fastify); busy ones get a grace period, then go.
   api.addHook('preClose', async () => {
     setTimeout(() => api.server.closeAllConnections(), config.api.shutdownGraceMs).unref();
@@ -131,6 +146,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerDeviceRoutes(routes, ctx);
     registerFeedbackRoutes(routes, ctx);
     registerReportRoutes(routes, ctx);
+    registerAppRoutes(routes, ctx);
   });
   return api;
 }

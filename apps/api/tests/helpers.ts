@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '@pushfleet/config';
 import { AppQueues, createRedis } from '@pushfleet/queue';
-import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
+import { openAppDirectory, type RedisAppDirectory } from '@pushfleet/store';
+import { createApiMetrics, createLogger, type Logger } from '@pushfleet/telemetry';
 import { interceptRedis, type RedisFaults, type StartedRedis, startRedis } from '@pushfleet/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -16,6 +17,8 @@ export interface TestApi {
   queues: AppQueues;
   /** The api's own Redis connection goes through this proxy (crash points, lost replies). */
   faults: RedisFaults;
+  /** With `options.registry`: the api's app directory (config ∪ registry apps). */
+  directory?: RedisAppDirectory;
   /** Jobs waiting in the app's queue (any state but completed/failed). */
   queuedJobs(app?: string): Promise<number>;
   close(): Promise<void>;
@@ -30,7 +33,15 @@ export const demoApp = {
 /** The api in-process (inject) over a real Redis, with a fresh key prefix. */
 export async function startTestApi(
   api: Record<string, unknown> = {},
-  options: { redisServer?: StartedRedis; now?: () => number } = {},
+  options: {
+    redisServer?: StartedRedis;
+    now?: () => number;
+    /** Serve registry apps as main.ts does (`openAppDirectory`), with this key-encryption key. */
+    registry?: { kek?: Buffer; pollMs?: number };
+    config?: Record<string, unknown>;
+    /** Where the api logs (default: nowhere). */
+    log?: Logger;
+  } = {},
 ): Promise<TestApi> {
   const server = options.redisServer ?? (await startRedis());
   const prefix = `test-${randomUUID()}`;
@@ -41,16 +52,30 @@ export async function startTestApi(
     redis: { url: server.url, prefix },
     apps: { demo: demoApp, other: { ...demoApp, bundleId: 'com.example.other' } },
     api,
+    ...options.config,
   });
+  // The change channel's own connection (a worker-role one: it waits out outages and resubscribes).
+  const subscriber = options.registry ? createRedis(server.url, 'worker') : undefined;
+  const directory = options.registry
+    ? await openAppDirectory({
+        redis,
+        subscriber: subscriber!,
+        prefix,
+        config,
+        kek: options.registry.kek,
+        pollMs: options.registry.pollMs ?? 200,
+      })
+    : undefined;
   const registry = new Registry();
   const instance = buildApi({
     config,
     redis,
     metrics: createApiMetrics(registry),
     registry,
-    log: createLogger({ name: 'api-test', level: 'silent' }),
+    log: options.log ?? createLogger({ name: 'api-test', level: 'silent' }),
     ready: async () => true,
     ...(options.now ? { now: options.now } : {}),
+    ...(directory ? { directory, kek: options.registry?.kek } : {}),
   });
   await instance.ready();
   const queues = new AppQueues(redis, prefix);
@@ -60,6 +85,7 @@ export async function startTestApi(
     prefix,
     queues,
     faults,
+    ...(directory ? { directory } : {}),
     async queuedJobs(app = 'demo') {
       const counts = await queues
         .queue(app)
@@ -69,6 +95,7 @@ export async function startTestApi(
     async close() {
       await instance.close();
       await queues.close();
+      subscriber?.disconnect();
       redis.disconnect();
       if (!options.redisServer) await server.stop();
     },

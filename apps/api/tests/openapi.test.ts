@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -10,13 +10,14 @@ import { errorCatalogue } from '@pushfleet/core';
 import { createRedis } from '@pushfleet/queue';
 import { feedbackKeys } from '@pushfleet/store';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { generateProviderKey, type StartedRedis, startRedis } from '@pushfleet/testkit';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { hashApiKeySha256 } from '../src/auth.ts';
 import { buildOpenApi } from '../src/openapi.ts';
+import { unknownAppFields } from '../src/schema/apps.ts';
 import { unknownDocumentedFields } from '../src/schema/field-docs.ts';
 import { buildApi } from '../src/server.ts';
 import { demoApp, token } from './helpers.ts';
@@ -72,6 +73,7 @@ before(async () => {
     registry,
     log: createLogger({ name: 'openapi-test', level: 'silent' }),
     ready: async () => true,
+    kek: randomBytes(32),
   });
   // Before ready: the routes are added when the plugins load, so these hooks see every one.
   api.addHook('onRoute', (route) => {
@@ -133,6 +135,12 @@ const contractCodes = [
   'PF_ERR_CAMPAIGN_FINISHED',
   'PF_ERR_HEADERS_TOO_LARGE',
   'PF_ERR_BAD_REQUEST',
+  // The admin API (/v1/apps) and apps managed at run time.
+  'PF_ERR_APP_READ_ONLY',
+  'PF_ERR_APP_HAS_WORK',
+  'PF_ERR_APP_DISABLED',
+  'PF_ERR_BAD_CREDENTIALS',
+  'PF_ERR_ENCRYPTION_KEY_MISSING',
 ];
 
 const openApiPath = (url: string) => url.replace(/:(\w+)/g, '{$1}');
@@ -235,6 +243,7 @@ function problems(d: Json): string[] {
 test('complete: operations (ids, summaries, security, errors by code) and every field described', () => {
   assert.deepEqual(problems(doc), []);
   assert.deepEqual(unknownDocumentedFields, [], 'field-docs.ts names fields the schemas no longer have');
+  assert.deepEqual(unknownAppFields, [], 'schema/apps.ts names fields the registry schemas no longer have');
   // Token lists are z.unknown() items (the handler answers PF_ERR_BAD_DEVICE_TOKEN): documented anyway.
   const tokens = doc.components.schemas.SendRequest.properties.tokens;
   assert.equal(tokens.items.type, 'string');
@@ -457,6 +466,52 @@ async function battery(): Promise<Map<string, { status: number; code?: string; f
   );
   await run('feedback', { method: 'GET', url: '/v1/apps/demo/feedback?limit=10' });
   await run('feedback bad since', { method: 'GET', url: '/v1/apps/demo/feedback?since=yesterday' });
+  const key = () => {
+    const made = generateProviderKey();
+    return { type: 'token', keyPem: made.privateKeyPem, keyId: made.keyId, teamId: made.teamId };
+  };
+  const news = { bundleId: 'com.example.news', environments: ['sandbox'] };
+  await run('app create', {
+    method: 'PUT',
+    url: '/v1/apps/news',
+    headers: json,
+    payload: { ...news, credentials: key() },
+  });
+  await run('app update', {
+    method: 'PUT',
+    url: '/v1/apps/news',
+    headers: json,
+    payload: { ...news, rateLimitPerSecond: 100 },
+  });
+  await run('app no credentials', { method: 'PUT', url: '/v1/apps/fresh', headers: json, payload: news });
+  await run('app bad credentials', {
+    method: 'PUT',
+    url: '/v1/apps/fresh',
+    headers: json,
+    payload: { ...news, credentials: { ...key(), keyPem: 'not a key' } },
+  });
+  await run('app config read-only', {
+    method: 'PUT',
+    url: '/v1/apps/demo',
+    headers: json,
+    payload: { ...news, credentials: key() },
+  });
+  await run('app', { method: 'GET', url: '/v1/apps/news' });
+  await run('app config', { method: 'GET', url: '/v1/apps/demo' });
+  await run('app unknown', { method: 'GET', url: '/v1/apps/nope' });
+  await run('apps', { method: 'GET', url: '/v1/apps' });
+  await run('apps as reader', { method: 'GET', url: '/v1/apps', key: keys.reader });
+  await run('app rotate', { method: 'PUT', url: '/v1/apps/news/credentials', headers: json, payload: key() });
+  await run('app rotate unknown', {
+    method: 'PUT',
+    url: '/v1/apps/nope/credentials',
+    headers: json,
+    payload: key(),
+  });
+  await run('app disable', { method: 'POST', url: '/v1/apps/news/disable' });
+  await run('app enable', { method: 'POST', url: '/v1/apps/news/enable' });
+  await run('app delete config', { method: 'DELETE', url: '/v1/apps/demo' });
+  await run('app delete', { method: 'DELETE', url: '/v1/apps/news' });
   for (const path of ['/metrics', '/healthz', '/readyz'])
     await run(path, { method: 'GET', url: path, key: null });
   return results;
@@ -492,6 +547,15 @@ test('every answer to a battery of requests is documented for its route, status 
     'device gone': [404, 'PF_ERR_NOT_FOUND', 'token'],
     'import bad line': [400, 'PF_ERR_VALIDATION', 'devices.0.tags'],
     'feedback bad since': [400, 'PF_ERR_VALIDATION', 'since'],
+    'app create': [201],
+    'app no credentials': [400, 'PF_ERR_VALIDATION', 'credentials'],
+    'app bad credentials': [400, 'PF_ERR_BAD_CREDENTIALS', 'credentials.keyPem'],
+    'app config read-only': [409, 'PF_ERR_APP_READ_ONLY'],
+    'app unknown': [404, 'PF_ERR_UNKNOWN_APP', 'app'],
+    'apps as reader': [403, 'PF_ERR_FORBIDDEN'],
+    'app rotate unknown': [404, 'PF_ERR_UNKNOWN_APP'],
+    'app delete config': [409, 'PF_ERR_APP_READ_ONLY'],
+    'app delete': [204],
   };
   for (const [name, [status, code, field]] of Object.entries(expect)) {
     const got = results.get(name);

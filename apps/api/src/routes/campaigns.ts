@@ -8,7 +8,7 @@ import {
 import { settleCancelled } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
+import { type AppParams, appConfigOf, idempotent, type RouteContext, sendableAppOf } from '../context.ts';
 import { type Line, parseJsonLine, readLines } from '../line-stream.ts';
 import {
   appParams,
@@ -151,13 +151,14 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
               'PF_ERR_EMPTY_AUDIENCE',
               'PF_ERR_PAYLOAD_TOO_LARGE',
               'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+              'PF_ERR_APP_DISABLED',
             ),
           },
         },
       },
       async (request, reply) => {
         const { app } = request.params;
-        const target = appConfigOf(ctx, app);
+        const target = sendableAppOf(ctx, app);
         const body = request.body;
         if (!(body instanceof Readable)) {
           // JSON: the audience is the registry (all, tags, users) or an inline token list.

@@ -1,7 +1,7 @@
 import { PushfleetError, sendRequestSchema, validateSendRequest } from '@pushfleet/core';
 import { settleCancelled } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
-import { type AppParams, appConfigOf, idempotent, type RouteContext } from '../context.ts';
+import { type AppParams, appConfigOf, idempotent, type RouteContext, sendableAppOf } from '../context.ts';
 import { appParams, idempotencyHeaders, idParams, jsonResponse, replayedHeader } from '../schema/common.ts';
 import { appRoute, errorResponses, idempotentCreate, jsonBody } from '../schema/errors.ts';
 import { notificationAcceptedSchema, notificationStatusSchema } from '../schema/responses.ts';
@@ -35,6 +35,7 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
             'PF_ERR_BAD_DEVICE_TOKEN',
             'PF_ERR_PAYLOAD_TOO_LARGE',
             'PF_ERR_ENVIRONMENT_NOT_ENABLED',
+            'PF_ERR_APP_DISABLED',
           ),
         },
       },
@@ -43,7 +44,7 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
       const { app } = request.params;
       const valid = validateSendRequest(
         request.body,
-        appConfigOf(ctx, app),
+        sendableAppOf(ctx, app),
         ctx.config.api.maxTokensPerRequest,
         ctx.now(),
       );

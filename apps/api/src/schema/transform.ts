@@ -51,12 +51,9 @@ export const transform: SwaggerTransform = (input) => {
   out.security = permission ? [{ apiKey: [] }] : [];
   if (permission) {
     out['x-permission'] = permission;
-    out.description = [
-      out.description,
-      `Permission: \`${permission}\` (or \`admin\`), for the app in the path.`,
-    ]
-      .filter(Boolean)
-      .join('\n\n');
+    const grant = permission === 'admin' ? '`admin`' : `\`${permission}\` (or \`admin\`)`;
+    const scope = String(route?.url ?? '').includes(':app') ? ', for the app in the path' : '';
+    out.description = [out.description, `Permission: ${grant}${scope}.`].filter(Boolean).join('\n\n');
   }
   return { schema: out, url: base.url };
 };

@@ -1,0 +1,207 @@
+import { type ErrorCode, PushfleetError } from '@pushfleet/core';
+import type { HasWork } from '@pushfleet/store';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppParams, RouteContext } from '../context.ts';
+import {
+  appListSchema,
+  appPutBody,
+  appViewSchema,
+  appWriteSchema,
+  credentialUploadBody,
+  registryAppParams,
+} from '../schema/apps.ts';
+import { jsonResponse } from '../schema/common.ts';
+import { anyRequest, appRoute, errorResponses, jsonBody } from '../schema/errors.ts';
+
+/** Job states that are still work to do: waiting, scheduled or retrying, running, paused. */
+const pendingStates = ['wait', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
+
+/**
+ * "Does the app still have work?" for `DELETE /v1/apps/:app`: any job in its queue that has not
+ * finished (a scheduled send, a campaign's fan-out, a batch waiting to retry are all jobs). Deleting
+ * is refused while there is (PF_ERR_APP_HAS_WORK) rather than draining first: draining can take
+ * hours (a campaign, a retry hours out) and the API answers at once. The way to retire an app:
+ * disable it (no new work), wait for its queue to empty, delete it.
+ */
+export function queueHasWork(ctx: RouteContext): HasWork {
+  return async (app) => {
+    const counts = await ctx.producer.queues.queue(app).getJobCounts(...pendingStates);
+    return Object.values(counts).some((n) => n > 0);
+  };
+}
+
+/** Codes every write answers besides the route's own. */
+const writes = [
+  'PF_ERR_APP_READ_ONLY',
+  'PF_ERR_ENCRYPTION_KEY_MISSING',
+] as const satisfies readonly ErrorCode[];
+
+/** `appRoute` without PF_ERR_UNKNOWN_APP: what a create-or-replace answers. */
+const putRoute = appRoute.filter((code) => code !== 'PF_ERR_UNKNOWN_APP');
+
+const adminNote =
+  'Config apps are listed and read, but they are changed in the config file only (`PF_ERR_APP_READ_ONLY`). ' +
+  'Every api, worker and scheduler process sees a change within `appRegistry.pollMs` (usually at once).';
+
+/**
+ * The admin API (permission `admin`): apps added, changed, disabled, enabled and deleted at run
+ * time, and their credentials rotated, in the app registry (packages/store). Answers are public
+ * views: key material and webhook secrets are stored sealed and never returned.
+ */
+export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void {
+  api.get(
+    '/v1/apps',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags: ['apps'],
+        operationId: 'listApps',
+        summary: 'List apps',
+        description: `Every app the key is scoped to (all for \`*\`), from the config file and the registry, by id. ${adminNote}`,
+        response: {
+          200: jsonResponse('The apps', appListSchema),
+          ...errorResponses(
+            ...anyRequest,
+            'PF_ERR_REDIS_UNAVAILABLE',
+            'PF_ERR_UNAUTHORIZED',
+            'PF_ERR_FORBIDDEN',
+            'PF_ERR_RATE_LIMITED',
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const scope = request.principal?.apps ?? [];
+      const items = await ctx.apps.list();
+      return { items: scope.includes('*') ? items : items.filter((app) => scope.includes(app.id)) };
+    },
+  );
+
+  api.get<{ Params: AppParams }>(
+    '/v1/apps/:app',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags: ['apps'],
+        operationId: 'getApp',
+        summary: 'Read an app',
+        description:
+          'Its settings (secrets `[redacted]`), state, revision and its credentials’ public info: fingerprint, ' +
+          'key id and team id, or the certificate’s subject, topics, environments and `notAfter` (expiry).',
+        params: registryAppParams,
+        response: { 200: jsonResponse('The app', appViewSchema), ...errorResponses(...appRoute) },
+      },
+    },
+    async (request) => {
+      const view = await ctx.apps.get(request.params.app);
+      if (!view) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
+      return view;
+    },
+  );
+
+  api.put<{ Params: AppParams }>(
+    '/v1/apps/:app',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags: ['apps'],
+        operationId: 'putApp',
+        summary: 'Create or update an app',
+        description:
+          'Creates the app (201; `credentials` required) or replaces its settings (200). New credentials are ' +
+          'checked first (`PF_ERR_BAD_CREDENTIALS` names the problem and the part at fault), then stored ' +
+          'sealed under the key-encryption key (`appRegistry.keyEncryptionKey`; without one the upload is ' +
+          `refused with \`PF_ERR_ENCRYPTION_KEY_MISSING\`). State (active or disabled) is kept. ${adminNote}`,
+        params: registryAppParams,
+        body: appPutBody,
+        response: {
+          200: jsonResponse('Updated', appWriteSchema),
+          201: jsonResponse('Created', appWriteSchema),
+          ...errorResponses(...putRoute, ...jsonBody, ...writes, 'PF_ERR_BAD_CREDENTIALS'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { app, created, warnings } = await ctx.apps.put(request.params.app, request.body);
+      return reply.status(created ? 201 : 200).send({ app, warnings });
+    },
+  );
+
+  api.put<{ Params: AppParams }>(
+    '/v1/apps/:app/credentials',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags: ['apps'],
+        operationId: 'putAppCredentials',
+        summary: 'Rotate an app’s credentials',
+        description:
+          'Replaces the credentials (a new `.p8` key, a renewed certificate): checked against the app’s bundle ' +
+          'id and environments, stored sealed, a new revision. Workers switch over without failing a send: ' +
+          'connections open with the old credentials finish their streams, new ones use the new. ' +
+          adminNote,
+        params: registryAppParams,
+        body: credentialUploadBody,
+        response: {
+          200: jsonResponse('Rotated', appWriteSchema),
+          ...errorResponses(...appRoute, ...jsonBody, ...writes, 'PF_ERR_BAD_CREDENTIALS'),
+        },
+      },
+    },
+    async (request) => {
+      const { app, warnings } = await ctx.apps.putCredentials(request.params.app, request.body);
+      return { app, warnings };
+    },
+  );
+
+  for (const action of ['disable', 'enable'] as const) {
+    api.post<{ Params: AppParams }>(
+      `/v1/apps/:app/${action}`,
+      {
+        config: { permission: 'admin' },
+        schema: {
+          tags: ['apps'],
+          operationId: `${action}App`,
+          summary: action === 'disable' ? 'Disable an app' : 'Enable an app',
+          description:
+            action === 'disable'
+              ? 'New notifications and campaigns for it are refused (`PF_ERR_APP_DISABLED`); work already queued ' +
+                'is still delivered. Disabling a disabled app is harmless.'
+              : 'It takes new work again. Enabling an active app is harmless.',
+          params: registryAppParams,
+          response: {
+            200: jsonResponse('The app as it is now', appViewSchema),
+            ...errorResponses(...appRoute, 'PF_ERR_APP_READ_ONLY'),
+          },
+        },
+      },
+      async (request) => ctx.apps[action](request.params.app),
+    );
+  }
+
+  api.delete<{ Params: AppParams }>(
+    '/v1/apps/:app',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags: ['apps'],
+        operationId: 'deleteApp',
+        summary: 'Delete an app',
+        description:
+          'Removes the app and its sealed credentials. Refused (`PF_ERR_APP_HAS_WORK`) while its queue holds ' +
+          'any unfinished job (waiting, scheduled, retrying, running, paused): disable it, let the queue ' +
+          'drain, then delete. Its devices, records and feedback stay in Redis under its id.',
+        params: registryAppParams,
+        response: {
+          204: z.undefined().describe('Deleted'),
+          ...errorResponses(...appRoute, 'PF_ERR_APP_READ_ONLY', 'PF_ERR_APP_HAS_WORK'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await ctx.apps.delete(request.params.app, queueHasWork(ctx));
+      return reply.status(204).send();
+    },
+  );
+}
