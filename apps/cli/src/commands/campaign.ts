@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import type { CampaignSpec, CampaignStatus, PushfleetClient } from '@pushfleet/client';
+import type { CampaignSpec, CampaignStatus, PushfleetClient, ReportRow } from '@pushfleet/client';
 import { createOutput, num, type Output, progressBar } from './output.ts';
 import {
   appFrom,
@@ -162,7 +162,7 @@ export async function campaignCommand(args: string[], env: NodeJS.ProcessEnv): P
     case 'report': {
       const format = values.format ?? 'csv';
       if (format !== 'csv' && format !== 'ndjson') throw new UsageError('--format is csv or ndjson');
-      const lines =
+      const lines: AsyncIterable<string | ReportRow> =
         format === 'csv'
           ? client.campaignReport(app, idArg(), { format: 'csv' })
           : client.campaignReport(app, idArg());
