@@ -57,6 +57,8 @@ after(() => {
 test('the tarball holds the built package only: JS, declarations, README, manifest', () => {
   assert.deepEqual(packedFiles, [
     'README.md',
+    'apps.d.ts',
+    'apps.js',
     'client.d.ts',
     'client.js',
     'core-types.d.ts',

@@ -1,3 +1,4 @@
+import { AppsApi } from './apps.ts';
 import { bodyLines } from './lines.ts';
 import type {
   ApiErrorBody,
@@ -67,6 +68,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Idempotency-Key (yours, or a generated one), so retrying them on 429/503 is safe.
  */
 export class PushfleetClient {
+  /** The admin API: apps and their credentials, managed at run time (permission `admin`). */
+  readonly apps: AppsApi = new AppsApi(this);
   private readonly fetch: typeof fetch;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;

@@ -1,2 +1,3 @@
+export * from './apps.ts';
 export * from './client.ts';
 export type * from './types.ts';
