@@ -8,14 +8,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ApiKeyVerifier, authorize, authRequired } from './auth.ts';
+import { ChannelClients } from './channel-clients.ts';
 import type { RouteContext } from './context.ts';
 import { registerDocs } from './docs.ts';
 import { clientErrorHandler, createErrorHandler } from './error-handler.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerAppRoutes } from './routes/apps.ts';
+import { registerBroadcastRoutes } from './routes/broadcasts.ts';
 import { registerCampaignRoutes } from './routes/campaigns.ts';
+import { registerChannelRoutes } from './routes/channels.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerFeedbackRoutes } from './routes/feedback.ts';
+import { registerLiveActivityRoutes } from './routes/live.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerReportRoutes } from './routes/reports.ts';
@@ -37,6 +41,8 @@ export interface ApiDeps {
   /** The key-encryption key (`appRegistry.keyEncryptionKey`): without it, credential uploads are refused. */
   kek?: Buffer | undefined;
   now?: () => number;
+  /** APNs' channel-management API per app × environment (tests give a fake); default: HTTP/2 clients. */
+  channelClients?: ChannelClients;
 }
 
 /** Builds the HTTP API without listening, so tests can use `inject` or listen on port 0. */
@@ -128,7 +134,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       status: String(reply.statusCode),
     });
   });
+  const channelClients =
+    deps.channelClients ??
+    new ChannelClients({
+      app: (id) => directory.get(id)?.config,
+      credentials: (id) => directory.credentials(id),
+      revision: (id) => directory.get(id)?.revision ?? '',
+      requestTimeoutMs: config.worker.requestTimeoutMs,
+    });
   api.addHook('onClose', async () => {
+    await channelClients.close();
     await producer.close();
     await directory.close();
   });
@@ -147,6 +162,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     registerFeedbackRoutes(routes, ctx);
     registerReportRoutes(routes, ctx);
     registerAppRoutes(routes, ctx);
+    registerLiveActivityRoutes(routes, ctx);
+    registerChannelRoutes(routes, ctx, channelClients);
+    registerBroadcastRoutes(routes, ctx);
   });
   return api;
 }

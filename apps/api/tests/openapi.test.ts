@@ -20,6 +20,7 @@ import { buildOpenApi } from '../src/openapi.ts';
 import { unknownAppFields } from '../src/schema/apps.ts';
 import { unknownDocumentedFields } from '../src/schema/field-docs.ts';
 import { buildApi } from '../src/server.ts';
+import { fakeChannelClients } from './fake-channels.ts';
 import { demoApp, token } from './helpers.ts';
 
 /**
@@ -74,6 +75,7 @@ before(async () => {
     log: createLogger({ name: 'openapi-test', level: 'silent' }),
     ready: async () => true,
     kek: randomBytes(32),
+    channelClients: fakeChannelClients(),
   });
   // Before ready: the routes are added when the plugins load, so these hooks see every one.
   api.addHook('onRoute', (route) => {
@@ -512,10 +514,118 @@ async function battery(): Promise<Map<string, { status: number; code?: string; f
   await run('app enable', { method: 'POST', url: '/v1/apps/news/enable' });
   await run('app delete config', { method: 'DELETE', url: '/v1/apps/demo' });
   await run('app delete', { method: 'DELETE', url: '/v1/apps/news' });
+  await liveBattery(run);
   for (const path of ['/metrics', '/healthz', '/readyz'])
     await run(path, { method: 'GET', url: path, key: null });
   return results;
 }
+
+/** Live Activities, channels and broadcasts (routes/live.ts, channels.ts, broadcasts.ts). */
+async function liveBattery(
+  run: (name: string, options: InjectOptions & { key?: string | null }) => Promise<{ json(): Json }>,
+): Promise<void> {
+  const l = '/v1/apps/demo/live-activities';
+  const update = { event: 'update', contentState: { score: 1 } };
+  await run('live by token', {
+    method: 'POST',
+    url: l,
+    headers: json,
+    payload: { tokens: [token(20)], notification: update },
+  });
+  await run('live start by activity', {
+    method: 'POST',
+    url: l,
+    headers: json,
+    payload: {
+      activityIds: ['a1'],
+      notification: {
+        ...update,
+        event: 'start',
+        alert: { title: 'Kick-off', body: 'Lyon – Nantes' },
+        attributesType: 'Match',
+        attributes: { home: 'Lyon' },
+      },
+    },
+  });
+  await run('live dismissal on update', {
+    method: 'POST',
+    url: l,
+    headers: json,
+    payload: { tokens: [token(20)], notification: { ...update, dismissalDate: 1 } },
+  });
+  const p = `${l}/push-to-start/${token(21)}`;
+  await run('push-to-start register', {
+    method: 'PUT',
+    url: p,
+    headers: json,
+    payload: { attributesType: 'Match', userId: 'u1' },
+  });
+  await run('push-to-start read', { method: 'GET', url: `${p}?attributesType=Match` });
+  await run('push-to-start bad type', { method: 'GET', url: `${p}?attributesType=a%20b` });
+  await run('push-to-start delete', { method: 'DELETE', url: `${p}?attributesType=Match` });
+  await run('push-to-start gone', { method: 'GET', url: `${p}?attributesType=Match` });
+  const a = `${l}/activities/act-1`;
+  await run('activity register', {
+    method: 'PUT',
+    url: a,
+    headers: json,
+    payload: { token: token(22), userId: 'u1' },
+  });
+  await run('activity bad token', { method: 'PUT', url: a, headers: json, payload: { token: 'zz' } });
+  await run('activity read', { method: 'GET', url: a });
+  await run('live by user', {
+    method: 'POST',
+    url: l,
+    headers: json,
+    payload: { userIds: ['u1'], notification: update },
+  });
+  await run('activity delete', { method: 'DELETE', url: a });
+  await run('activity gone', { method: 'GET', url: a });
+  const c = '/v1/apps/demo/channels';
+  await run('channel create', {
+    method: 'POST',
+    url: c,
+    headers: json,
+    payload: { name: 'm1', messageStoragePolicy: 0 },
+  });
+  await run('channel exists', { method: 'POST', url: c, headers: json, payload: { name: 'm1' } });
+  await run('channel bad name', { method: 'POST', url: c, headers: json, payload: { name: 'a b' } });
+  await run('channels', { method: 'GET', url: c });
+  await run('channel', { method: 'GET', url: `${c}/m1` });
+  await run('channel unknown', { method: 'GET', url: `${c}/nope` });
+  const sent = await run('broadcast', {
+    method: 'POST',
+    url: `${c}/m1/broadcasts`,
+    headers: json,
+    payload: { notification: update },
+  });
+  await run('broadcast bad expiration', {
+    method: 'POST',
+    url: `${c}/m1/broadcasts`,
+    headers: json,
+    payload: { notification: { ...update, expiration: 1 } },
+  });
+  await run('broadcast status', { method: 'GET', url: `/v1/apps/demo/broadcasts/${sent.json().id}` });
+  await run('broadcast unknown', { method: 'GET', url: '/v1/apps/demo/broadcasts/nope' });
+  await run('channel delete', { method: 'DELETE', url: `${c}/m1` });
+}
+
+const liveExpected: Record<string, [number, string?, string?]> = {
+  'live start by activity': [400, 'PF_ERR_VALIDATION', 'activityIds'],
+  'live dismissal on update': [400, 'PF_ERR_VALIDATION', 'notification.dismissalDate'],
+  'push-to-start bad type': [400, 'PF_ERR_VALIDATION', 'attributesType'],
+  'push-to-start delete': [204],
+  'push-to-start gone': [404, 'PF_ERR_NOT_FOUND', 'token'],
+  'activity bad token': [400, 'PF_ERR_BAD_DEVICE_TOKEN', 'token'],
+  'activity delete': [204],
+  'activity gone': [404, 'PF_ERR_NOT_FOUND', 'activityId'],
+  'channel exists': [409, 'PF_ERR_CHANNEL_EXISTS', 'name'],
+  'channel bad name': [400, 'PF_ERR_VALIDATION', 'name'],
+  'channel unknown': [404, 'PF_ERR_NOT_FOUND', 'channel'],
+  'broadcast bad expiration': [400, 'PF_ERR_VALIDATION', 'notification.expiration'],
+  'broadcast unknown': [404, 'PF_ERR_NOT_FOUND', 'id'],
+  'channel delete': [204],
+};
 
 test('every answer to a battery of requests is documented for its route, status and code, and parses with its schema', async () => {
   const results = await battery();
@@ -547,6 +657,7 @@ test('every answer to a battery of requests is documented for its route, status 
     'device gone': [404, 'PF_ERR_NOT_FOUND', 'token'],
     'import bad line': [400, 'PF_ERR_VALIDATION', 'devices.0.tags'],
     'feedback bad since': [400, 'PF_ERR_VALIDATION', 'since'],
+    ...liveExpected,
     'app create': [201],
     'app no credentials': [400, 'PF_ERR_VALIDATION', 'credentials'],
     'app bad credentials': [400, 'PF_ERR_BAD_CREDENTIALS', 'credentials.keyPem'],

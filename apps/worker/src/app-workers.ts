@@ -13,6 +13,7 @@ import {
   appQueueName,
   appQueuePrefix,
   backoffStrategy,
+  type DeliverBase,
   deliverJob,
   settleFailedJob,
 } from '@pushfleet/queue';
@@ -24,6 +25,7 @@ import { type DeliverDeps, processDeliverJob } from './delivery/deliver-job.ts';
 import { type FanoutDeps, processFanoutJob } from './delivery/fanout-job.ts';
 import { bullJobHandle } from './delivery/job-handle.ts';
 import type { PausePort, RateLimitPort } from './delivery/ports.ts';
+import { liveActivityPort } from './live-registries.ts';
 
 export interface AppWorkerDeps {
   config: Readonly<Config>;
@@ -52,7 +54,13 @@ export function deliveryLedger(ledger: Ledger, queues: AppQueues): DeliveryLedge
       const t = await queues.transaction(ref.app);
       ledger.batches.stageDone(t.tx, ref);
       const { tokens, batchNo, attempt, ...base } = retry.data;
-      t.add(deliverJob(base, batchNo, tokens, { attempt, delayMs: retry.delayMs, priority: retry.priority }));
+      t.add(
+        deliverJob(base as DeliverBase, batchNo, tokens, {
+          attempt,
+          delayMs: retry.delayMs,
+          priority: retry.priority,
+        }),
+      );
       await t.exec();
     },
   };
@@ -97,6 +105,7 @@ export function jobProcessor(deps: AppWorkerDeps): JobProcessor {
     recheckMs: w.lockDurationMs,
     now: Date.now,
     newRunId: randomUUID,
+    live: liveActivityPort(deps.redis, deps.config.redis.prefix),
   };
   const fanout: FanoutDeps = {
     ledger: deps.ledger.fanout,

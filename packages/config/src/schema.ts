@@ -32,6 +32,11 @@ const endpointOverride = z
     port: z.number().int().min(1).max(65535),
     /** PEM file of the CA that signed the endpoint's certificate (trusted in addition to the system CAs). */
     caFile: z.string().min(1).optional(),
+    /**
+     * The channel-management API's port on `host` (the simulator's `channelPort`); APNs serves it on
+     * its own host and port. Unset: Apple's channel-management host for the environment.
+     */
+    channelPort: z.number().int().min(1).max(65535).optional(),
   })
   .strict();
 

@@ -21,6 +21,22 @@ export interface NotificationStatus {
   finishedAt: string | null;
 }
 
+/** A broadcast (one request to one channel) as the API reports it. */
+export interface BroadcastStatus {
+  id: string;
+  app: string;
+  environment: Environment;
+  /** The channel's name. */
+  channel: string;
+  state: 'queued' | 'done';
+  /** null until done. */
+  outcome: 'delivered' | 'rejected' | 'failed' | 'expired' | 'cancelled' | null;
+  /** APNs' reason (or Pushfleet's own) when it did not end delivered. */
+  reason: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
 export type CampaignAudienceKind = 'upload' | 'all' | 'tags' | 'users';
 /**
  * `failed`: the campaign could not start (its `error` says why, e.g. a registry audience over

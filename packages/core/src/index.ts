@@ -8,6 +8,8 @@ export * from './environment.ts';
 export * from './errors.ts';
 export * from './jobs.ts';
 export * from './live-activity.ts';
+export * from './live-delivery.ts';
+export * from './live-send.ts';
 export * from './notification.ts';
 export * from './outcome.ts';
 export * from './ports.ts';

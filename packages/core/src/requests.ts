@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Environment, environments } from './environment.ts';
 import { PushfleetError } from './errors.ts';
+import { assertPushTypeAllowed } from './live-activity.ts';
 import {
   notificationSchema,
   type PreparedNotification,
@@ -14,6 +15,8 @@ import { isValidDeviceToken, normalizeDeviceToken } from './token.ts';
 export interface AppTarget {
   bundleId: string;
   environments: readonly Environment[];
+  /** The kind of credentials: Live Activity and location pushes need token auth (§H.1). */
+  credentials?: { type: 'token' | 'certificate' };
 }
 
 const indexName = z
@@ -93,8 +96,10 @@ export function resolveEnvironment(app: AppTarget, requested: Environment | unde
 export function prepareChecked(
   notification: z.output<typeof notificationSchema>,
   app: AppTarget,
+  now = Date.now(),
 ): PreparedNotification {
-  const prepared = prepareNotification(notification, topicFor(app.bundleId, notification.pushType));
+  if (app.credentials) assertPushTypeAllowed(notification.pushType, app.credentials.type);
+  const prepared = prepareNotification(notification, topicFor(app.bundleId, notification.pushType), now);
   const limit = payloadLimitFor(notification.pushType);
   if (payloadBytes(prepared) > limit) {
     throw new PushfleetError(
@@ -165,7 +170,7 @@ export function validateSendRequest(
     tokens = normalizeTokens(data.tokens);
   }
   const environment = resolveEnvironment(app, data.environment);
-  const prepared = prepareChecked(data.notification, app);
+  const prepared = prepareChecked(data.notification, app, now);
   const delayMs = delayUntil(data.sendAt, now);
   const audience = data.userIds
     ? { kind: 'users' as const, userIds: data.userIds }
@@ -189,7 +194,7 @@ export interface ValidCampaignSpec {
 export function validateCampaignSpec(body: unknown, app: AppTarget, now = Date.now()): ValidCampaignSpec {
   const spec = parseOrThrow(campaignSpecSchema, body);
   const environment = resolveEnvironment(app, spec.environment);
-  const prepared = prepareChecked(spec.notification, app);
+  const prepared = prepareChecked(spec.notification, app, now);
   const delayMs = delayUntil(spec.sendAt, now);
   let audience: ValidCampaignSpec['audience'] = null;
   if (spec.audience?.kind === 'tokens') {

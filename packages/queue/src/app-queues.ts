@@ -38,7 +38,10 @@ export interface QueuedJob<T = DeliverJobData | FanoutJobData> {
   opts: JobsOptions & { jobId: string };
 }
 
-export type DeliverBase = Omit<DeliverJobData, 'tokens' | 'attempt' | 'batchNo'>;
+/** A deliver job's data but its batch (distributed: each kind keeps its own fields). */
+export type DeliverBase<T extends DeliverJobData = DeliverJobData> = T extends DeliverJobData
+  ? Omit<T, 'tokens' | 'attempt' | 'batchNo'>
+  : never;
 
 const delayOption = (delayMs: number | undefined) =>
   delayMs !== undefined && delayMs > 0 ? Math.round(delayMs) : undefined;
@@ -47,8 +50,8 @@ const delayOption = (delayMs: number | undefined) =>
  * The one place deliver jobs are shaped (first batches from every producer and the fan-out,
  * and retry jobs): deterministic ids, the same options.
  */
-export function deliverJob(
-  base: DeliverBase,
+export function deliverJob<T extends DeliverJobData>(
+  base: DeliverBase<T>,
   batchNo: number,
   tokens: string[],
   options: { attempt?: number; delayMs?: number | undefined; priority?: number | undefined } = {},
@@ -56,7 +59,7 @@ export function deliverJob(
   const attempt = options.attempt ?? 0;
   return {
     name: jobNames.deliver,
-    data: { ...base, batchNo, tokens, attempt },
+    data: { ...base, batchNo, tokens, attempt } as DeliverJobData,
     opts: {
       ...deliverJobOptions,
       jobId: deliverJobId(base.notificationId, batchNo, attempt),

@@ -1,10 +1,13 @@
 import {
   type AppTarget,
+  type BroadcastDeliverJobData,
   type CampaignAudience,
+  type DeviceDeliverJobData,
   deliverBatchSize,
   type Environment,
   isValidDeviceToken,
   normalizeDeviceToken,
+  type PreparedBroadcast,
   type PreparedNotification,
   PushfleetError,
   urgentPriority,
@@ -50,6 +53,20 @@ export interface NotificationInput {
   environment: Environment;
   prepared: PreparedNotification;
   tokens: string[];
+  /** `activity`: `tokens` are Live Activity ids, resolved to their current tokens at send time. */
+  target?: 'activity';
+  delayMs?: number;
+  now?: number;
+}
+
+export interface BroadcastInput {
+  id: string;
+  app: string;
+  environment: Environment;
+  /** The channel's name (what the record and its report show) and its APNs id (what is sent). */
+  channel: string;
+  channelId: string;
+  prepared: PreparedBroadcast;
   delayMs?: number;
   now?: number;
 }
@@ -109,13 +126,15 @@ export class DirectProducer {
   async enqueueNotification(input: NotificationInput, commit?: CommitHook): Promise<void> {
     const now = input.now ?? Date.now();
     const delayMs = input.delayMs ?? 0;
-    const base: DeliverBase = {
+    const base: DeliverBase<DeviceDeliverJobData> = {
       app: input.app,
       environment: input.environment,
       notificationId: input.id,
       prepared: input.prepared,
+      ...(input.target && { target: input.target }),
     };
-    const viaFanout = input.tokens.length > maxBatchesPerTransaction * deliverBatchSize;
+    // Activity ids are resolved per batch by the worker; the fan-out only knows device tokens.
+    const viaFanout = !input.target && input.tokens.length > maxBatchesPerTransaction * deliverBatchSize;
     if (viaFanout) {
       try {
         await this.storeAudience(input.app, input.id, [input.tokens], Number.MAX_SAFE_INTEGER);
@@ -151,6 +170,35 @@ export class DirectProducer {
         );
       }
     }
+    commit?.(t.tx);
+    await t.exec();
+  }
+
+  /**
+   * Accepts a prepared broadcast to one channel: its record (kind `broadcast`, counting the
+   * channel as its one target) and its deliver job in one transaction, with the caller's commit
+   * hook. The worker sends it with `sendBroadcast` and records it like a notification.
+   */
+  async enqueueBroadcast(input: BroadcastInput, commit?: CommitHook): Promise<void> {
+    const now = input.now ?? Date.now();
+    const delayMs = input.delayMs ?? 0;
+    const t = await this.queues.transaction(input.app);
+    this.options.ledger.records.stageBroadcast(t.tx, {
+      app: input.app,
+      id: input.id,
+      environment: input.environment,
+      channel: input.channel,
+      now,
+      delayMs,
+    });
+    const base: DeliverBase<BroadcastDeliverJobData> = {
+      app: input.app,
+      environment: input.environment,
+      notificationId: input.id,
+      prepared: input.prepared,
+      broadcast: { channelId: input.channelId },
+    };
+    t.add(deliverJob(base, 0, [input.channel], { delayMs, priority: urgentPriority }));
     commit?.(t.tx);
     await t.exec();
   }

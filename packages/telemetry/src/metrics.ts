@@ -29,6 +29,12 @@ export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetri
       labelNames: ['app', 'environment', 'outcome', 'reason'] as const,
       registers,
     }),
+    broadcasts: new Counter({
+      name: 'pushfleet_broadcasts_total',
+      help: 'Broadcasts (one channel each) that reached a terminal outcome (delivered, rejected, failed, expired, cancelled).',
+      labelNames: ['app', 'result'] as const,
+      registers,
+    }),
     apnsRequestDuration: new Histogram({
       name: 'pushfleet_apns_request_duration_seconds',
       help: 'Time from writing an APNs request to its response.',

@@ -20,7 +20,7 @@ type Meta = { description?: string; example?: unknown; [key: string]: unknown };
 /** Field names given here that the schema does not have (a renamed field): the test lists them. */
 export const unknownDocumentedFields: string[] = [];
 
-function document(schema: z.ZodType, where: string, fields: Record<string, string | Meta>): void {
+export function document(schema: z.ZodType, where: string, fields: Record<string, string | Meta>): void {
   const shape = schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : {};
   for (const [name, doc] of Object.entries(fields)) {
     const field = shape[name];
@@ -35,7 +35,7 @@ function document(schema: z.ZodType, where: string, fields: Record<string, strin
 }
 
 /** Names the schema's component in the document (`#/components/schemas/<id>`). */
-function component(schema: z.ZodType, id: string, meta: Meta = {}): void {
+export function component(schema: z.ZodType, id: string, meta: Meta = {}): void {
   z.globalRegistry.add(schema, { ...meta, ...z.globalRegistry.get(schema), id });
 }
 
@@ -52,7 +52,7 @@ const tokenItem: Meta = {
  * bad one with PF_ERR_BAD_DEVICE_TOKEN naming its index. Their items are documented as what is
  * accepted. Walks objects, optionals and unions for every `tokens` array (inline audiences too).
  */
-function documentTokenLists(schema: z.ZodType, where: string): void {
+export function documentTokenLists(schema: z.ZodType, where: string): void {
   let found = 0;
   const visit = (node: unknown, depth: number): void => {
     if (depth > 6) return;

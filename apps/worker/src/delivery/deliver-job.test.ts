@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DeliverJobData, RetryJob, SendResult } from '@pushfleet/core';
+import type { DeliverJobData, DeviceDeliverJobData, RetryJob, SendResult } from '@pushfleet/core';
 import { createDeliveryMetrics, createLogger } from '@pushfleet/telemetry';
 import { FakeLedger, FakeTransport, SimulatedCrash } from '@pushfleet/testkit';
 import { Registry } from 'prom-client';
@@ -16,7 +16,7 @@ class Postponed extends Error {
   }
 }
 
-function job(data: Partial<DeliverJobData> & { tokens: string[] }): JobHandle<DeliverJobData> {
+function job(data: Partial<DeviceDeliverJobData> & { tokens: string[] }): JobHandle<DeliverJobData> {
   return {
     id: `${data.notificationId ?? 'n1'}-0`,
     data: {
@@ -252,7 +252,7 @@ test('crash at every ledger call, before and after it applies: every token ends 
         await processDeliverJob(next, deps(ledger, transport));
         queue.shift();
         for (const retry of ledger.retryJobs.splice(0))
-          queue.push(job({ ...retry.data, tokens: retry.data.tokens }));
+          queue.push(job({ ...(retry.data as DeviceDeliverJobData), tokens: retry.data.tokens }));
       } catch (err) {
         // The crashed "process" is gone; a fresh one runs the same job again.
         assert.ok(err instanceof SimulatedCrash, String(err));

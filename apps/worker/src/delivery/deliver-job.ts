@@ -5,7 +5,6 @@ import {
   type BackoffPolicy,
   type BatchCheckpoint,
   type BatchRef,
-  classifyResults,
   type DeliverJobData,
   type DeliveryLedger,
   type EndOutcome,
@@ -15,7 +14,6 @@ import {
   noOutcomes,
   type PushTransport,
   retryDelayMs,
-  type SliceVerdict,
   type StepOutcomes,
   type StepResult,
   shortenToken,
@@ -23,8 +21,9 @@ import {
 } from '@pushfleet/core';
 import type { DeliveryMetrics, Logger } from '@pushfleet/telemetry';
 import type { JobHandle } from './job-handle.ts';
-import { countOutcomes, countResponses } from './metrics.ts';
-import type { PausePort, RateLimitPort } from './ports.ts';
+import { sendAnySlice } from './live-send.ts';
+import { countOutcomes } from './metrics.ts';
+import type { LiveActivityPort, PausePort, RateLimitPort } from './ports.ts';
 
 export interface DeliverDeps {
   ledger: DeliveryLedger;
@@ -42,6 +41,8 @@ export interface DeliverDeps {
   now(): number;
   /** A fresh id per run of a job (so a run recognises its own write sent twice). */
   newRunId(): string;
+  /** Live Activity and channel registries (jobs to activity ids, clean-up after 410 / ChannelNotRegistered). */
+  live?: LiveActivityPort;
 }
 
 /** How a run of a deliver job ended (for tests and logs). */
@@ -119,7 +120,7 @@ export async function processDeliverJob(
     addEnded(outcomes, outcome, localReasons[outcome], unsettledTokens(data.tokens, cp));
     const result = await record(outcomes, 'done');
     if (result.kind !== 'applied') return movedOn(result);
-    countOutcomes(deps.metrics, labels, outcomes);
+    countOutcomes(deps.metrics, labels, outcomes, data.broadcast !== undefined);
     return outcome;
   };
 
@@ -138,7 +139,8 @@ export async function processDeliverJob(
     // Looked up per slice: after a credentials pause the app's pool is replaced, and the next
     // slice goes to the new one while this one's requests finish on the old.
     const transport = await deps.transportFor(data.app, data.environment);
-    const verdict = await sendSlice(transport, data, slice, deps, labels);
+    const sent = await sendAnySlice(transport, data, slice, deps);
+    const verdict = sent.verdict;
     const next = advanceCheckpoint(cp, slice.length, verdict, run);
     const outcomes = verdict.outcomes;
     let state: BatchCheckpoint | 'done' = next;
@@ -156,7 +158,8 @@ export async function processDeliverJob(
     }
     const result = await record(outcomes, state);
     if (result.kind !== 'applied') return movedOn(result);
-    countOutcomes(deps.metrics, labels, outcomes);
+    countOutcomes(deps.metrics, labels, outcomes, data.broadcast !== undefined);
+    await sent.cleanup().catch((err) => log.warn({ err }, 'registry clean-up after a send failed'));
     for (const t of outcomes.invalidated)
       log.info({ token: shortenToken(t.token), reason: t.reason }, 'token invalidated');
     cp = next;
@@ -185,17 +188,4 @@ export async function processDeliverJob(
   log.warn({ retrying: cp.retry.length, attempt, delayMs, reason: cp.retryReason }, 'retry scheduled');
   deps.metrics.batchDuration.observe({ app: data.app }, (performance.now() - started) / 1000);
   return 'handed-over';
-}
-
-/** Sends one slice and classifies the answers (the transport never throws: answers are values). */
-async function sendSlice(
-  transport: PushTransport,
-  data: DeliverJobData,
-  slice: string[],
-  deps: DeliverDeps,
-  labels: { app: string; environment: string },
-): Promise<SliceVerdict> {
-  const results = await transport.send(data.prepared, slice);
-  countResponses(deps.metrics, labels, results);
-  return classifyResults(slice, results, deps.now());
 }

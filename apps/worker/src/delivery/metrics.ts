@@ -3,8 +3,21 @@ import type { DeliveryMetrics } from '@pushfleet/telemetry';
 
 type Labels = { app: string; environment: string };
 
-/** `pushfleet_notifications_total` for one recorded step (only steps the ledger applied). */
-export function countOutcomes(metrics: DeliveryMetrics, labels: Labels, o: StepOutcomes): void {
+/**
+ * `pushfleet_notifications_total` for one recorded step (only steps the ledger applied); a
+ * broadcast's step counts in `pushfleet_broadcasts_total{app,result}` instead.
+ */
+export function countOutcomes(
+  metrics: DeliveryMetrics,
+  labels: Labels,
+  o: StepOutcomes,
+  broadcast = false,
+): void {
+  if (broadcast) {
+    if (o.delivered > 0) metrics.broadcasts.inc({ app: labels.app, result: 'delivered' }, o.delivered);
+    for (const g of o.ended) metrics.broadcasts.inc({ app: labels.app, result: g.outcome }, g.tokens.length);
+    return;
+  }
   if (o.delivered > 0)
     metrics.notifications.inc({ ...labels, outcome: 'delivered', reason: '' }, o.delivered);
   for (const group of o.ended) {

@@ -34,6 +34,8 @@ export const recordFields = {
   name: 'name',
   audience: 'audience',
   rate: 'rate',
+  /** A broadcast's channel: the producer's name for it. */
+  channel: 'channel',
   /** Why a campaign failed before sending (a stable PF_ERR_ code). */
   error: 'error',
   /**
@@ -56,5 +58,5 @@ export function reasonField(outcome: EndOutcome, reason: string): string | undef
 /** The state of a batch that needs nothing more (its checkpoint otherwise, as JSON). */
 export const batchDone = 'done';
 
-export const recordKinds = ['notification', 'campaign'] as const;
+export const recordKinds = ['notification', 'campaign', 'broadcast'] as const;
 export type RecordKind = (typeof recordKinds)[number];

@@ -1,9 +1,15 @@
-import type { CampaignAudienceKind, CampaignStatus, Environment, NotificationStatus } from '@pushfleet/core';
+import type {
+  BroadcastStatus,
+  CampaignAudienceKind,
+  CampaignStatus,
+  Environment,
+  NotificationStatus,
+} from '@pushfleet/core';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { runScript } from '../scripts.ts';
 import { recordFields as F } from './fields.ts';
 import { appSpace, ledgerKeys } from './keys.ts';
-import { campaignStatus, notificationStatus } from './status.ts';
+import { broadcastStatus, campaignStatus, notificationStatus } from './status.ts';
 
 export interface NotificationRecordInput {
   app: string;
@@ -15,6 +21,16 @@ export interface NotificationRecordInput {
   delayMs: number;
   /** Too many tokens for one transaction: its audience list is expanded by a fan-out job. */
   viaFanout?: boolean;
+}
+
+export interface BroadcastRecordInput {
+  app: string;
+  id: string;
+  environment: Environment;
+  /** The channel's name (its APNs id is in the job). */
+  channel: string;
+  now: number;
+  delayMs: number;
 }
 
 export interface CampaignRecordInput {
@@ -72,6 +88,20 @@ export class RecordLedger {
     if (input.viaFanout) tx.expire(ledgerKeys.audience(this.space(input.app), input.id), ttl);
   }
 
+  /** A broadcast: one record counting one target, its channel (kind `broadcast`). */
+  stageBroadcast(tx: ChainableCommander, input: BroadcastRecordInput): void {
+    const key = ledgerKeys.record(this.space(input.app), input.id);
+    tx.hset(key, {
+      [F.kind]: 'broadcast',
+      [F.app]: input.app,
+      [F.environment]: input.environment,
+      [F.channel]: input.channel,
+      [F.accepted]: 1,
+      [F.createdAt]: input.now,
+    });
+    tx.expire(key, this.ttlSeconds(input.delayMs));
+  }
+
   stageCampaign(tx: ChainableCommander, input: CampaignRecordInput): void {
     const space = this.space(input.app);
     const key = ledgerKeys.record(space, input.id);
@@ -113,6 +143,11 @@ export class RecordLedger {
 
   async notification(app: string, id: string): Promise<NotificationStatus | null> {
     const status = notificationStatus(id, await this.redis.hgetall(ledgerKeys.record(this.space(app), id)));
+    return status?.app === app ? status : null;
+  }
+
+  async broadcast(app: string, id: string): Promise<BroadcastStatus | null> {
+    const status = broadcastStatus(id, await this.redis.hgetall(ledgerKeys.record(this.space(app), id)));
     return status?.app === app ? status : null;
   }
 

@@ -1,4 +1,5 @@
 import type {
+  BroadcastStatus,
   CampaignAudienceKind,
   CampaignState,
   CampaignStatus,
@@ -36,7 +37,7 @@ export function recordCounts(hash: Hash) {
 }
 
 export function notificationStatus(id: string, hash: Hash): NotificationStatus | null {
-  if (!hash[F.app] || hash[F.kind] === 'campaign') return null;
+  if (!hash[F.app] || hash[F.kind] === 'campaign' || hash[F.kind] === 'broadcast') return null;
   const { counts, rejectedReasons, failedReasons, allIn } = recordCounts(hash);
   return {
     id,
@@ -84,5 +85,29 @@ export function campaignStatus(id: string, hash: Hash, now: number): CampaignSta
     startedAt: iso(hash, F.startedAt),
     cancelledAt: iso(hash, F.cancelledAt),
     finishedAt: allIn || hash[F.error] ? (iso(hash, F.lastOutcomeAt) ?? iso(hash, F.cancelledAt)) : null,
+  };
+}
+
+/** A broadcast's record: one channel, so one outcome (and its reason) once it has one. */
+export function broadcastStatus(id: string, hash: Hash): BroadcastStatus | null {
+  if (hash[F.kind] !== 'broadcast' || !hash[F.app]) return null;
+  const { counts, rejectedReasons, failedReasons, allIn } = recordCounts(hash);
+  const outcome = (['delivered', 'rejected', 'failed', 'expired', 'cancelled'] as const).find(
+    (o) => counts[o] > 0,
+  );
+  const reason =
+    Object.keys(rejectedReasons)[0] ??
+    Object.keys(failedReasons)[0] ??
+    (outcome === 'expired' ? 'Expired' : outcome === 'cancelled' ? 'Cancelled' : null);
+  return {
+    id,
+    app: hash[F.app]!,
+    environment: hash[F.environment] as Environment,
+    channel: hash[F.channel] ?? '',
+    state: allIn ? 'done' : 'queued',
+    outcome: allIn && outcome ? outcome : null,
+    reason: allIn && outcome !== 'delivered' ? reason : null,
+    createdAt: new Date(num(hash, F.createdAt)).toISOString(),
+    finishedAt: allIn ? iso(hash, F.lastOutcomeAt) : null,
   };
 }
