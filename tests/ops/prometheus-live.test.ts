@@ -1,7 +1,7 @@
 /**
  * The dashboard and the alerts against a real Prometheus (Debian's `prometheus` package) that
  * scrapes a running fleet every second while it delivers through rejections, retries, a paused
- * app, an api replica without Redis and a crashed worker (tests/ops/observed-fleet.ts). Every
+ * app, an api replica without Redis and a crashed worker (testkit's startObservedFleet). Every
  * panel query and every alert expression goes through Prometheus' HTTP API: each must parse,
  * evaluate and return series; the alerts the scenario provokes must be pending or firing.
  * The panel report is printed with the test output.
@@ -15,18 +15,34 @@ import {
   dashboardPanelQueries,
   evaluatePanels,
   formatPanelReport,
+  type ObservedFleet,
   type PromRule,
   prometheusBinary,
   prometheusMissing,
+  randomDeviceTokens,
+  startObservedFleet,
   waitFor,
 } from '@pushfleet/testkit';
-import {
-  dashboardFile,
-  type ObservedFleet,
-  rulesWithShortFor,
-  startObservedFleet,
-} from './observed-fleet.ts';
+import { parse as parseYaml, stringify } from 'yaml';
 import { root } from './tools.ts';
+
+const rulesFile = 'deploy/prometheus/rules/pushfleet.rules.yml';
+const dashboardFile = 'deploy/grafana/dashboards/pushfleet.json';
+
+interface RuleGroups {
+  groups: Array<{ name: string; rules: Array<{ alert?: string; expr: string; for?: string }> }>;
+}
+
+/** The shipped rules with every `for:` cut to 1 s, so a one-minute scenario can see them fire. */
+function rulesWithShortFor(): { text: string; alerts: Array<{ alert: string; expr: string }> } {
+  const rules = parseYaml(readFileSync(join(root, rulesFile), 'utf8')) as RuleGroups;
+  for (const group of rules.groups) for (const rule of group.rules) if (rule.for) rule.for = '1s';
+  const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert)) as Array<{
+    alert: string;
+    expr: string;
+  }>;
+  return { text: stringify(rules), alerts };
+}
 
 const binary = prometheusBinary();
 if (!binary && process.env.CI === 'true') throw new Error(`${prometheusMissing}; .ci/run must install it`);
@@ -62,8 +78,35 @@ const started = Date.now();
 
 before(async () => {
   if (skip) return;
-  fleet = await startObservedFleet();
-  await fleet.drive();
+  fleet = await startObservedFleet({ rules: [rulesWithShortFor().text] });
+  const { stack } = fleet;
+  const mark = (what: string) =>
+    process.stdout.write(`# +${(Date.now() / 1000 - fleet.startedAt).toFixed(1)} s: ${what}\n`);
+  await fleet.injectFaults();
+  // Paced, so its outcomes, retries and reconnects spread over several scrapes.
+  const created = await fetch(`${stack.apiUrl}/v1/apps/${stack.appId}/campaigns`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      notification: { alert: { title: 'observed', body: 'campaign' } },
+      audience: { kind: 'tokens', tokens: randomDeviceTokens(3000) },
+      ratePerSecond: 400,
+    }),
+  });
+  assert.equal(created.status, 202);
+  const { campaignId } = (await created.json()) as { campaignId: string };
+  await fleet.incidents();
+  await waitFor(
+    'campaign done',
+    async () => {
+      const res = await fetch(`${stack.apiUrl}/v1/apps/${stack.appId}/campaigns/${campaignId}`);
+      return ((await res.json()) as { state: string }).state === 'done';
+    },
+    { timeoutMs: 45_000, intervalMs: 200 },
+  );
+  mark('campaign done');
+  await fleet.settle();
+  mark('scraped');
 });
 after(async () => {
   await fleet?.stop();
@@ -157,6 +200,7 @@ test('every alert expression evaluates; those the traffic provokes are pending o
     }
   }
 
+  assert.ok(fleet.certificateApp, 'the expiring-certificate app needs the openssl command');
   // Phase 2: the last worker goes away while producers keep sending.
   await fleet.stopWorkers(150);
   const phase2 = [...new Set(alerts.filter((a) => provoked[a.alert] === 2).map((a) => a.alert))];

@@ -4,6 +4,7 @@ export * from './fake-ledger.ts';
 export * from './fake-transport.ts';
 export * from './free-port.ts';
 export * from './keys.ts';
+export * from './observed-fleet.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';
 export * from './redis-cluster.ts';
