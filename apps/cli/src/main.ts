@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PushfleetApiError } from '@pushfleet/client';
+import { appsCommand, appsUsage } from './commands/apps.ts';
 import { campaignCommand } from './commands/campaign.ts';
 import { devicesCommand } from './commands/devices.ts';
 import { keysCommand } from './commands/keys.ts';
@@ -21,6 +22,7 @@ commands:
   queues [--config FILE]                     depth of every queue by state (reads Redis from the config)
   keys hash [--key K] [--scrypt] [--id ID] [--apps a,b] [--permissions send,read]
   config check [FILE]                        validate a config file and print it redacted
+  ${appsUsage}
   demo [--count N] [--json] [--serve]        run a real fleet against the simulator and deliver N notifications
 
 connection: --url (PF_URL, default http://127.0.0.1:8080), --key (PF_API_KEY), --app (PF_APP)
@@ -37,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return campaignCommand(rest, env);
     case 'devices':
       return devicesCommand(rest, env);
+    case 'apps':
+      return appsCommand(rest, env);
     case 'queues':
       return queuesCommand(rest, env);
     case 'keys':
