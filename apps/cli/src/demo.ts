@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type CampaignStatus, PushfleetClient } from '@pushfleet/client';
-import { type Stack, startRedis, startStack } from '@pushfleet/testkit';
+import { prometheusBinary, prometheusMissing, type Stack, startRedis, startStack } from '@pushfleet/testkit';
 
 export interface DemoOptions {
   count: number;
   json: boolean;
   serve: boolean;
+  /** Also run Prometheus against the fleet and evaluate the dashboard (see demo-observe.ts). */
+  observe?: boolean;
 }
 
 export interface DemoSummary {
@@ -17,10 +19,10 @@ export interface DemoSummary {
   perSecond: number;
 }
 
-const progress = (line: string) => process.stderr.write(`\r${line}\x1b[K`);
+export const progress = (line: string) => process.stderr.write(`\r${line}\x1b[K`);
 
 /** Generated device tokens, streamed: the upload never holds the whole list in memory. */
-function* generatedTokens(count: number): Generator<string> {
+export function* generatedTokens(count: number): Generator<string> {
   for (let i = 0; i < count; i++) yield randomBytes(32).toString('hex');
 }
 
@@ -28,7 +30,7 @@ function sum(byReason: Record<string, number>): number {
   return Object.values(byReason).reduce((a, b) => a + b, 0);
 }
 
-function summarize(status: CampaignStatus, startedAt: number): DemoSummary {
+export function summarize(status: CampaignStatus, startedAt: number): DemoSummary {
   const finishedAt = status.finishedAt ? Date.parse(status.finishedAt) : Date.now();
   const seconds = Math.max(0.001, Number(((finishedAt - startedAt) / 1000).toFixed(3)));
   return {
@@ -47,6 +49,10 @@ function summarize(status: CampaignStatus, startedAt: number): DemoSummary {
  * notification is accounted for.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
+  if (options.observe) {
+    if (prometheusBinary()) return (await import('./demo-observe.ts')).runObservedDemo(options);
+    process.stderr.write(`--observe: ${prometheusMissing}. Running the demo without it.\n`);
+  }
   const redis = await startRedis();
   let stack: Stack | undefined;
   try {
@@ -64,13 +70,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     );
     const final = await client.waitForCampaign(stack.appId, campaignId, {
       intervalMs: 200,
-      onProgress: (s) => {
-        const elapsed = Math.max(0.001, (Date.now() - startedAt) / 1000);
-        progress(
-          `${s.state.padEnd(9)} total ${s.total ?? '…'}  delivered ${s.delivered}  rejected ${sum(s.rejected)}  ` +
-            `failed ${s.failed}  ${Math.round(s.delivered / elapsed)}/s`,
-        );
-      },
+      onProgress: (s) => progress(progressLine(s, startedAt)),
     });
     process.stderr.write('\n');
     const summary = summarize(final, startedAt);
@@ -81,7 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
           `in ${summary.seconds} s: ${summary.perSecond} notifications/s\n`,
       );
     }
-    if (options.serve) await serve(stack);
+    if (options.serve) await serveUntilSignal(stack);
     const accountedFor = summary.delivered + summary.rejected + summary.failed === summary.accepted;
     return accountedFor && summary.accepted === options.count ? 0 : 1;
   } finally {
@@ -90,13 +90,23 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
 }
 
-async function serve(stack: Stack): Promise<void> {
+/** One progress line: state, counts and rate so far. */
+export function progressLine(s: CampaignStatus, startedAt: number): string {
+  const elapsed = Math.max(0.001, (Date.now() - startedAt) / 1000);
+  return (
+    `${s.state.padEnd(9)} total ${s.total ?? '…'}  delivered ${s.delivered}  rejected ${sum(s.rejected)}  ` +
+    `failed ${s.failed}  ${Math.round(s.delivered / elapsed)}/s`
+  );
+}
+
+/** Prints where the fleet listens (plus `extra` lines) and waits for Ctrl-C or SIGTERM. */
+export async function serveUntilSignal(stack: Stack, extra = ''): Promise<void> {
   process.stderr.write(
     `fleet running — Ctrl-C to stop\n  api:        ${stack.apiUrl}  (docs: ${stack.apiUrl}/docs)\n` +
       `  simulator:  https://127.0.0.1:${stack.sim.port} (control http://127.0.0.1:${stack.sim.controlPort})\n` +
       `  metrics:    worker http://127.0.0.1:${stack.opsPorts.worker}/metrics, ` +
       `scheduler http://127.0.0.1:${stack.opsPorts.scheduler}/metrics\n` +
-      `  config:     ${stack.configFile}\n`,
+      `  config:     ${stack.configFile}\n${extra}`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -24,6 +24,8 @@ commands:
   config check [FILE]                        validate a config file and print it redacted
   ${appsUsage}
   demo [--count N] [--json] [--serve]        run a real fleet against the simulator and deliver N notifications
+       [--observe]                           …with Prometheus scraping it through injected incidents; prints each
+                                             dashboard panel's data and the Prometheus URL (needs the prometheus binary)
 
 connection: --url (PF_URL, default http://127.0.0.1:8080), --key (PF_API_KEY), --app (PF_APP)
 output: human by default, --json for scripts. Exit codes: 0 ok, 1 error, 2 usage, 3 finished but not all delivered.
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
           count: { type: 'string', default: '10000' },
           json: { type: 'boolean', default: false },
           serve: { type: 'boolean', default: false },
+          observe: { type: 'boolean', default: false },
         },
       });
       const count = Number(values.count);
@@ -62,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
         count,
         json: values.json,
         serve: values.serve,
+        observe: values.observe,
       });
     }
     case undefined:
