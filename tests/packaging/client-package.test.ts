@@ -66,6 +66,8 @@ test('the tarball holds the built package only: JS, declarations, README, manife
     'index.js',
     'lines.d.ts',
     'lines.js',
+    'live.d.ts',
+    'live.js',
     'package.json',
     'types.d.ts',
     'types.js',

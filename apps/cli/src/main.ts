@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { PushfleetApiError } from '@pushfleet/client';
 import { appsCommand, appsUsage } from './commands/apps.ts';
 import { campaignCommand } from './commands/campaign.ts';
+import { broadcastCommand, channelsCommand } from './commands/channels.ts';
 import { devicesCommand } from './commands/devices.ts';
 import { keysCommand } from './commands/keys.ts';
+import { liveCommand } from './commands/live.ts';
 import { configCommand, queuesCommand } from './commands/ops.ts';
 import { sendCommand } from './commands/send.ts';
 import { UsageError } from './commands/shared.ts';
@@ -18,6 +20,12 @@ commands:
        [--name N] [--rate N] [--send-at ISO] [--no-wait]     live progress bar with rate and ETA until done
   campaign status|cancel ID --app A          campaign list --app A [--limit N]
   campaign report ID --app A [--format csv|ndjson]   tokens not delivered (outcome, reason, time), streamed to stdout
+  live start|update|end --app A (--token T… | --activity ID… | --user U…) --state JSON [--title/--body]
+       [start: --attributes-type T --attributes JSON (--channel NAME | --input-push-token)]
+       [--stale-date S] [--dismissal-date S|now] [--timestamp S] [--wait]     (S: UNIX seconds, now, now+N)
+  live register-start TOKEN --attributes-type T [--user U]   live register-activity ID --token T [--user U]
+  channels create NAME [--policy 0|1] [--metadata JSON]      channels list|show NAME|delete NAME --app A
+  broadcast CHANNEL --app A --state JSON [--end [--dismissal-date S]] [--wait]
   devices import FILE --app A                NDJSON {token,userId?,tags?,locale?,environment?} or a token per line
   queues [--config FILE]                     depth of every queue by state (reads Redis from the config)
   keys hash [--key K] [--scrypt] [--id ID] [--apps a,b] [--permissions send,read]
@@ -41,6 +49,12 @@ async function main(argv: string[]): Promise<number> {
       return campaignCommand(rest, env);
     case 'devices':
       return devicesCommand(rest, env);
+    case 'live':
+      return liveCommand(rest, env);
+    case 'channels':
+      return channelsCommand(rest, env);
+    case 'broadcast':
+      return broadcastCommand(rest, env);
     case 'apps':
       return appsCommand(rest, env);
     case 'queues':

@@ -1,5 +1,6 @@
 import { AppsApi } from './apps.ts';
 import { bodyLines } from './lines.ts';
+import { ChannelsApi, LiveActivitiesApi } from './live.ts';
 import type {
   ApiErrorBody,
   CampaignSpec,
@@ -70,6 +71,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class PushfleetClient {
   /** The admin API: apps and their credentials, managed at run time (permission `admin`). */
   readonly apps: AppsApi = new AppsApi(this);
+  /** Live Activities: start, update, end; push-to-start and activity token registries. */
+  readonly live: LiveActivitiesApi = new LiveActivitiesApi(this);
+  /** Broadcast channels and broadcasts (one request reaches every subscribed activity). */
+  readonly channels: ChannelsApi = new ChannelsApi(this);
   private readonly fetch: typeof fetch;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;

@@ -91,7 +91,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     bundleId: bundle,
     environments: [sim.environment],
     credentials: { type: 'token', keyFile, keyId: key.keyId, teamId: key.teamId },
-    endpoint: { host: '127.0.0.1', port: sim.port, caFile: sim.caFile },
+    endpoint: { host: '127.0.0.1', port: sim.port, channelPort: sim.channelPort, caFile: sim.caFile },
   });
   const apps: Record<string, unknown> = { [appId]: appEntry(bundleId) };
   for (const extra of options.extraApps ?? []) apps[extra] = appEntry(`${bundleId}.${extra}`);
