@@ -41,10 +41,12 @@ export async function startTestApi(
     config?: Record<string, unknown>;
     /** Where the api logs (default: nowhere). */
     log?: Logger;
+    /** Share another test api's key prefix (a second replica); default: a fresh one. */
+    prefix?: string;
   } = {},
 ): Promise<TestApi> {
   const server = options.redisServer ?? (await startRedis());
-  const prefix = `test-${randomUUID()}`;
+  const prefix = options.prefix ?? `test-${randomUUID()}`;
   const redis = createRedis(server.url, 'producer');
   await redis.connect();
   const faults = interceptRedis(redis);

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppEntry } from '@pushfleet/config';
 import { type ErrorCode, PushfleetError } from '@pushfleet/core';
 import type { HasWork } from '@pushfleet/store';
 import type { FastifyInstance } from 'fastify';
@@ -31,6 +33,26 @@ export function queueHasWork(ctx: RouteContext): HasWork {
   };
 }
 
+/** How long a write waits for this api's directory to show it before refreshing it outright. */
+const settleMs = 1000;
+
+/**
+ * Read-your-writes for the api that made a change: the write answers once this process's app
+ * directory shows it, so a send right after a disable through the same api is refused. The change
+ * message usually lands within milliseconds (in-memory checks meanwhile); one that went missing is
+ * caught by a refresh after `settleMs`. Other replicas follow within `appRegistry.pollMs`. A
+ * directory that does not follow the registry (config apps only) has nothing to wait for.
+ */
+async function seen(ctx: RouteContext, app: string, shows: (entry: AppEntry | undefined) => boolean) {
+  const refresh = (ctx.directory as { refresh?: () => Promise<void> }).refresh?.bind(ctx.directory);
+  if (!refresh) return;
+  const deadline = Date.now() + settleMs;
+  while (!shows(ctx.directory.get(app))) {
+    if (Date.now() >= deadline) return refresh();
+    await sleep(2);
+  }
+}
+
 /** Codes every write answers besides the route's own. */
 const writes = [
   'PF_ERR_APP_READ_ONLY',
@@ -42,7 +64,8 @@ const putRoute = appRoute.filter((code) => code !== 'PF_ERR_UNKNOWN_APP');
 
 const adminNote =
   'Config apps are listed and read, but they are changed in the config file only (`PF_ERR_APP_READ_ONLY`). ' +
-  'Every api, worker and scheduler process sees a change within `appRegistry.pollMs` (usually at once).';
+  'A write answers once this api serves the change; every other api, worker and scheduler process follows ' +
+  'within `appRegistry.pollMs` (usually at once).';
 
 /**
  * The admin API (permission `admin`): apps added, changed, disabled, enabled and deleted at run
@@ -124,6 +147,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     },
     async (request, reply) => {
       const { app, created, warnings } = await ctx.apps.put(request.params.app, request.body);
+      await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
       return reply.status(created ? 201 : 200).send({ app, warnings });
     },
   );
@@ -151,6 +175,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     },
     async (request) => {
       const { app, warnings } = await ctx.apps.putCredentials(request.params.app, request.body);
+      await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
       return { app, warnings };
     },
   );
@@ -176,7 +201,11 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
           },
         },
       },
-      async (request) => ctx.apps[action](request.params.app),
+      async (request) => {
+        const view = await ctx.apps[action](request.params.app);
+        await seen(ctx, view.id, (entry) => entry?.state === view.state);
+        return view;
+      },
     );
   }
 
@@ -201,6 +230,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     },
     async (request, reply) => {
       await ctx.apps.delete(request.params.app, queueHasWork(ctx));
+      await seen(ctx, request.params.app, (entry) => entry === undefined);
       return reply.status(204).send();
     },
   );

@@ -149,6 +149,7 @@ export const appPutBody = documented(
         fields: {
           ...hostPort,
           caFile: 'PEM file (on the workers) of the CA that signed the endpoint’s certificate',
+          channelPort: 'The channel-management API’s port on `host` (unset: Apple’s channel-management host)',
         },
       },
       connections: {
@@ -257,6 +258,7 @@ const appSettingsView = z
         host: z.string().describe('Host name'),
         port: z.number().int().describe('Port'),
         caFile: optionalFile('PEM file of the CA that signed the endpoint’s certificate'),
+        channelPort: z.number().int().optional().describe('The channel-management API’s port on `host`'),
       })
       .optional()
       .describe('Where APNs is reached instead of Apple’s hosts'),
