@@ -182,7 +182,7 @@ test('an activity addressed by id follows its token rotation; a 410 ends its rec
   await stack.sim.control.unregister({ token: other!, topic, timestamp: Date.now() });
   const end = await client.live.send(app, {
     userIds: ['u-9'],
-    notification: { event: 'end', contentState: { stop: 0 }, dismissalDate: 0 },
+    notification: { event: 'end', timestamp: at + 100, contentState: { stop: 0 }, dismissalDate: 0 },
   });
   assert.equal(end.accepted, 2, 'both of the user’s activities');
   const ended = await done(end.id);
@@ -194,6 +194,11 @@ test('an activity addressed by id follows its token rotation; a 410 ends its rec
     ),
   );
   assert.equal((await client.live.getActivity(app, 'order-42')).token, second);
+  const [, endWire] = await stack.sim.control.deliveries(second!);
+  assert.equal(
+    endWire?.body,
+    `{"aps":{"event":"end","timestamp":${at + 100},"content-state":{"stop":0},"dismissal-date":0}}`,
+  );
 });
 
 test('a channel deleted at APNs behind Pushfleet’s back: the broadcast ends ChannelNotRegistered, the channel is forgotten; counts reconcile', async () => {
