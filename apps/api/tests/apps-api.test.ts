@@ -444,6 +444,21 @@ test('no answer and no log line carries key material, a passphrase or a webhook 
     'the 500 was logged (so logs were searched)',
   );
   for (const line of logLines) assert.doesNotThrow(() => JSON.parse(line), 'JSON log lines only');
+  // The audit trail: every admin write, by whom (the first test's app, by the admin key).
+  const audit = logLines
+    .map((line) => JSON.parse(line) as Json)
+    .filter((line) => line.msg === 'app registry change' && line.app === 'news' && line.by === 'admin')
+    .map((line) => line.action);
+  assert.deepEqual(audit.slice(0, 8), [
+    'create',
+    'update',
+    'rotate credentials',
+    'rotate credentials',
+    'disable',
+    'disable', // the repeat: harmless, still on record
+    'enable',
+    'delete',
+  ]);
   const text = [...bodies, ...logLines].join('\n');
   const leaked = secrets.filter((secret) => text.includes(secret));
   assert.deepEqual(

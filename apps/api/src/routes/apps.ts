@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppEntry } from '@pushfleet/config';
 import { type ErrorCode, PushfleetError } from '@pushfleet/core';
 import type { HasWork } from '@pushfleet/store';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppParams, RouteContext } from '../context.ts';
 import {
@@ -51,6 +51,11 @@ async function seen(ctx: RouteContext, app: string, shows: (entry: AppEntry | un
     if (Date.now() >= deadline) return refresh();
     await sleep(2);
   }
+}
+
+/** The audit trail of admin writes: who changed which app how (never a setting's value or a secret). */
+function audit(request: FastifyRequest, app: string, action: string, revision?: string): void {
+  request.log.info({ app, action, by: request.principal?.id ?? null, revision }, 'app registry change');
 }
 
 /** Codes every write answers besides the route's own. */
@@ -148,6 +153,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     async (request, reply) => {
       const { app, created, warnings } = await ctx.apps.put(request.params.app, request.body);
       await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
+      audit(request, app.id, created ? 'create' : 'update', app.revision);
       return reply.status(created ? 201 : 200).send({ app, warnings });
     },
   );
@@ -176,6 +182,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     async (request) => {
       const { app, warnings } = await ctx.apps.putCredentials(request.params.app, request.body);
       await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
+      audit(request, app.id, 'rotate credentials', app.revision);
       return { app, warnings };
     },
   );
@@ -204,6 +211,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
       async (request) => {
         const view = await ctx.apps[action](request.params.app);
         await seen(ctx, view.id, (entry) => entry?.state === view.state);
+        audit(request, view.id, action);
         return view;
       },
     );
@@ -231,6 +239,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     async (request, reply) => {
       await ctx.apps.delete(request.params.app, queueHasWork(ctx));
       await seen(ctx, request.params.app, (entry) => entry === undefined);
+      audit(request, request.params.app, 'delete');
       return reply.status(204).send();
     },
   );
