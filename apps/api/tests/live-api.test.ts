@@ -10,15 +10,18 @@ import type { BroadcastDeliverJobData, DeviceDeliverJobData } from '@pushfleet/c
 import { AppQueues, createRedis } from '@pushfleet/queue';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
 import {
+  FakeTransport,
   generateProviderKey,
   type RunningSimulatorProcess,
   type StartedRedis,
   startRedis,
   startSimulatorProcess,
+  waitFor,
 } from '@pushfleet/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { startInProcessWorker } from '../../worker/tests/in-process-worker.ts';
 import { buildApi } from '../src/server.ts';
 
 // Live Activities, channels and broadcasts through the api, in process, over a real Redis, with
@@ -34,6 +37,7 @@ let redis: Redis;
 let api: FastifyInstance;
 let queues: AppQueues;
 let direct: ChannelClient;
+let prefix: string;
 
 before(async () => {
   [server, sim] = await Promise.all([startRedis(), startSimulatorProcess({ channelLimit: 3 })]);
@@ -41,7 +45,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pf-live-'));
   const keyFile = join(dir, 'AuthKey.p8');
   writeFileSync(keyFile, key.privateKeyPem, { mode: 0o600 });
-  const prefix = `test-${randomUUID()}`;
+  prefix = `test-${randomUUID()}`;
   const config = configSchema.parse({
     redis: { url: server.url, prefix },
     apps: {
@@ -269,4 +273,49 @@ test('certificate apps: Live Activity pushes are refused with PF_ERR_TOKEN_AUTH_
   assert.equal(viaNotifications.json().code, 'PF_ERR_TOKEN_AUTH_REQUIRED');
   const counts = await queues.queue('legacy').getJobCounts('prioritized', 'wait');
   assert.equal((counts.prioritized ?? 0) + (counts.wait ?? 0), 0);
+});
+
+test('delivered by the worker (real ledger, scripted APNs): a broadcast ends delivered; ChannelNotRegistered forgets the channel', async () => {
+  // Room under the simulator's limit of 3.
+  for (const name of ['match-1', 'final'])
+    assert.equal((await call('DELETE', `${channels}/${name}`)).statusCode, 204);
+  const made = await call('POST', channels, { name: 'semi', messageStoragePolicy: 1 });
+  const gone = await call('POST', channels, { name: 'quarter' });
+  assert.equal(made.statusCode + gone.statusCode, 402, `${made.body} ${gone.body}`);
+  const goneId = gone.json().channelId as string;
+  const workerRedis = createRedis(server.url, 'worker');
+  await workerRedis.connect();
+  const worker = await startInProcessWorker({
+    redis: workerRedis,
+    prefix,
+    apps: ['sports'],
+    transport: new FakeTransport((target) =>
+      target === `channel:${goneId}`
+        ? { kind: 'rejected', status: 400, reason: 'ChannelNotRegistered' }
+        : { kind: 'accepted', apnsId: undefined },
+    ),
+  });
+  try {
+    const body = { notification: { event: 'update', contentState: { home: 3 } } };
+    const ok = (await call('POST', `${channels}/semi/broadcasts`, body)).json().id as string;
+    const lost = (await call('POST', `${channels}/quarter/broadcasts`, body)).json().id as string;
+    const outcome = async (id: string) => {
+      let last: { state: string; outcome: string | null; reason: string | null } | undefined;
+      await waitFor(`broadcast ${id}`, async () => {
+        last = (await call('GET', `/v1/apps/sports/broadcasts/${id}`)).json();
+        return last?.state === 'done';
+      });
+      return [last!.outcome, last!.reason];
+    };
+    assert.deepEqual(await outcome(ok), ['delivered', null]);
+    assert.deepEqual(await outcome(lost), ['rejected', 'ChannelNotRegistered']);
+    await waitFor(
+      'quarter forgotten',
+      async () => (await call('GET', `${channels}/quarter`)).statusCode === 404,
+    );
+    assert.equal((await call('GET', `${channels}/semi`)).statusCode, 200);
+  } finally {
+    await worker.close();
+    workerRedis.disconnect();
+  }
 });

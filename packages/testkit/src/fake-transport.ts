@@ -1,4 +1,4 @@
-import type { PreparedNotification, PushTransport, SendResult } from '@pushfleet/core';
+import type { PreparedBroadcast, PreparedNotification, PushTransport, SendResult } from '@pushfleet/core';
 
 /**
  * A transport that answers from a script and remembers every send, so tests can count how
@@ -23,6 +23,14 @@ export class FakeTransport implements PushTransport {
       this.sends.set(token, nth + 1);
       return this.answer(token, nth);
     });
+  }
+
+  /** A broadcast counts as a send to `channel:<id>` and is answered by the same script. */
+  async sendBroadcast(_prepared: PreparedBroadcast, channelId: string): Promise<SendResult> {
+    const key = `channel:${channelId}`;
+    const nth = this.sends.get(key) ?? 0;
+    this.sends.set(key, nth + 1);
+    return this.answer(key, nth);
   }
 
   async close(): Promise<void> {}
