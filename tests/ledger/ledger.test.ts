@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { BatchRef } from '@pushfleet/core';
-import { AppQueues, createRedis } from '@pushfleet/queue';
+import { AppQueues } from '@pushfleet/queue';
 import {
   appSpace,
   IdempotencyStore,
@@ -13,19 +13,12 @@ import {
   scriptSource,
   scriptSpecs,
 } from '@pushfleet/store';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { useRedis } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 
-let server: StartedRedis;
 let redis: Redis;
-before(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-  await redis.connect();
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
+useRedis((started) => {
+  redis = started.redis;
 });
 
 const fresh = () => {

@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { FanoutJobData } from '@pushfleet/core';
-import { createRedis, DirectProducer } from '@pushfleet/queue';
+import { DirectProducer } from '@pushfleet/queue';
 import { DeviceRegistry, Ledger } from '@pushfleet/store';
 import { createLogger } from '@pushfleet/telemetry';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { useRedis } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 import type { AppWorkerDeps } from '../../apps/worker/src/app-workers.ts';
 import { type FanoutDeps, processFanoutJob } from '../../apps/worker/src/delivery/fanout-job.ts';
 import type { JobHandle } from '../../apps/worker/src/delivery/job-handle.ts';
 
-let server: StartedRedis;
 let redis: Redis;
 const prefix = `test-${randomUUID()}`;
 
-before(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-  await redis.connect();
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
+useRedis((started) => {
+  redis = started.redis;
 });
 
 function handle(data: FanoutJobData): JobHandle<FanoutJobData> {

@@ -1,11 +1,10 @@
 // The app registry in Redis: create, update, rotate, disable, enable, delete; config apps read-only;
 // every refusal with its PF_ERR_ code and field; credentials sealed at rest and never shown.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import type { PushfleetError } from '@pushfleet/core';
-import { createRedis } from '@pushfleet/queue';
 import { type AppRegistry, registryKeys } from '@pushfleet/store';
-import { generateProviderKey, type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
+import { generateProviderKey, useRedis, waitFor } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 import {
   certificateUpload,
@@ -19,19 +18,14 @@ import {
   tokenUpload,
 } from './helpers.ts';
 
-let server: StartedRedis;
 let redis: Redis;
 const fixture = testConfig();
 const { config } = fixture;
 
-before(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-  await redis.connect();
+useRedis((started) => {
+  redis = started.redis;
 });
 after(async () => {
-  redis.disconnect();
-  await server.stop();
   fixture.cleanup();
 });
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { ChannelRecord } from '@pushfleet/core';
-import { createRedis } from '@pushfleet/queue';
 import {
   ActivityTokenStore,
   activityTokenKeys,
@@ -12,22 +11,15 @@ import {
   PushToStartStore,
   pushToStartKeys,
 } from '@pushfleet/store';
-import { randomDeviceTokens, type StartedRedis, startRedis } from '@pushfleet/testkit';
+import { randomDeviceTokens, useRedis } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 
 // The Live Activity registries and the channel store against a real Redis: push-to-start tokens,
 // activity update tokens (rotation, 410), channels by name and by APNs id.
 
-let server: StartedRedis;
 let redis: Redis;
-before(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-  await redis.connect();
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
+useRedis((started) => {
+  redis = started.redis;
 });
 
 const freshPrefix = () => `la-${randomUUID().slice(0, 8)}`;

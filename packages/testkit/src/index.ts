@@ -7,6 +7,7 @@ export * from './keys.ts';
 export * from './observed-fleet.ts';
 export * from './prometheus.ts';
 export * from './redis.ts';
+export * from './redis-for-tests.ts';
 export * from './redis-cluster.ts';
 export * from './redis-faults.ts';
 export * from './redis-process.ts';
