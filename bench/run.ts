@@ -2,6 +2,7 @@
 // e2e: [--workers 1,2] [--sinks sim,nginx] [--worker-transport lean|node-http2|node-apn] [--profile DIR]
 // e2e --rtt MS: one worker at 0 ms and at MS, and the bare node-apn loop at MS, side by side
 // latency --rtt MS: single notifications at 500/s with every APNs answer MS late
+// fairness [--count N] [--rate R]: app B's singles at R/s (50) while app A drains N tokens (200,000)
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '@pushfleet/testkit';
 import { e2eScenario } from './scenarios/e2e.ts';
 import { e2eRttScenario } from './scenarios/e2e-rtt.ts';
+import { fairnessScenario } from './scenarios/fairness.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { transportScenario } from './scenarios/transport.ts';
 
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     sinks: { type: 'string' },
     'worker-transport': { type: 'string' },
     rtt: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const wants = (name: string) => values.scenario === name || values.scenario === 'all';
@@ -100,6 +103,10 @@ if (!values.quick && wants('latency')) {
   log(
     `latency at ${result.rate}/s${rttMs ? ` with a ${rttMs} ms RTT` : ''} for ${result.seconds} s: p50 ${result.p50} ms, p90 ${result.p90} ms, p99 ${result.p99} ms, max ${result.max} ms (${result.delivered}/${result.sent} delivered); first ${result.warmupSeconds} s (warm-up): p99 ${result.warmup.p99} ms, max ${result.warmup.max} ms`,
   );
+}
+
+if (!values.quick && wants('fairness')) {
+  report.fairness = await fairnessScenario(Number(values.count ?? 200_000), Number(values.rate ?? 50), log);
 }
 
 mkdirSync(`${repoRoot}/bench/results`, { recursive: true });

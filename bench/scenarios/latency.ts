@@ -28,7 +28,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-function percentiles(latencies: number[]): LatencyPercentiles {
+export function percentiles(latencies: number[]): LatencyPercentiles {
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     p50: percentile(sorted, 50),
@@ -38,7 +38,7 @@ function percentiles(latencies: number[]): LatencyPercentiles {
   };
 }
 
-function post(agent: Agent, url: URL, body: string): Promise<number> {
+export function post(agent: Agent, url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
