@@ -267,6 +267,44 @@ test('DELETE is refused while the app’s queue holds work (waiting or scheduled
   assert.equal((await req({ method: 'DELETE', url: '/v1/apps/busy' })).status, 204);
 });
 
+test('GET /v1/apps pages by id (`next` → `after`), and refuses a bad limit', async () => {
+  for (const id of ['page-a', 'page-b', 'page-c']) {
+    const put = await req({
+      method: 'PUT',
+      url: `/v1/apps/${id}`,
+      payload: {
+        bundleId: `com.example.${id}`,
+        environments: ['sandbox'],
+        credentials: upload(tokenUpload()),
+      },
+    });
+    assert.equal(put.status, 201);
+  }
+  const all = await req({ method: 'GET', url: '/v1/apps' });
+  const ids = (all.body.items as { id: string }[]).map((a) => a.id);
+  assert.equal(all.body.next, null);
+  assert.ok(ids.length >= 5, ids.join());
+  const paged: string[] = [];
+  let after: string | null = null;
+  let pages = 0;
+  do {
+    const page = await req({ method: 'GET', url: `/v1/apps?limit=2${after ? `&after=${after}` : ''}` });
+    assert.equal(page.status, 200);
+    const items = page.body.items as { id: string }[];
+    assert.ok(items.length <= 2);
+    paged.push(...items.map((a) => a.id));
+    after = page.body.next as string | null;
+    pages++;
+  } while (after !== null && pages < 10);
+  assert.deepEqual(paged, ids);
+  assert.equal(pages, Math.ceil(ids.length / 2));
+  for (const limit of ['0', '1001', 'x']) {
+    const bad = await req({ method: 'GET', url: `/v1/apps?limit=${limit}` });
+    assert.deepEqual([bad.status, bad.body.code, bad.body.field], [400, 'PF_ERR_VALIDATION', 'limit'], limit);
+  }
+  for (const id of ['page-a', 'page-b', 'page-c']) await req({ method: 'DELETE', url: `/v1/apps/${id}` });
+});
+
 test('permissions: admin only; a key scoped to apps manages and lists just those', async () => {
   const routes: InjectOptions[] = [
     { method: 'GET', url: '/v1/apps' },

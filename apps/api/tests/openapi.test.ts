@@ -503,6 +503,7 @@ async function battery(): Promise<Map<string, { status: number; code?: string; f
   await run('app unknown', { method: 'GET', url: '/v1/apps/nope' });
   await run('apps', { method: 'GET', url: '/v1/apps' });
   await run('apps as reader', { method: 'GET', url: '/v1/apps', key: keys.reader });
+  await run('apps bad limit', { method: 'GET', url: '/v1/apps?limit=0' });
   await run('app rotate', { method: 'PUT', url: '/v1/apps/news/credentials', headers: json, payload: key() });
   await run('app rotate unknown', {
     method: 'PUT',
@@ -664,6 +665,7 @@ test('every answer to a battery of requests is documented for its route, status 
     'app config read-only': [409, 'PF_ERR_APP_READ_ONLY'],
     'app unknown': [404, 'PF_ERR_UNKNOWN_APP', 'app'],
     'apps as reader': [403, 'PF_ERR_FORBIDDEN'],
+    'apps bad limit': [400, 'PF_ERR_VALIDATION', 'limit'],
     'app rotate unknown': [404, 'PF_ERR_UNKNOWN_APP'],
     'app delete config': [409, 'PF_ERR_APP_READ_ONLY'],
     'app delete': [204],

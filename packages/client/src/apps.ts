@@ -100,9 +100,18 @@ export class AppsApi {
     return `/v1/apps/${encodeURIComponent(app)}${rest}`;
   }
 
-  /** Every app the key may see (config and registry), by id. */
+  /** Every app the key may see (config and registry), by id: reads page after page. */
   async list(): Promise<App[]> {
-    return (await this.client.request<{ items: App[] }>('GET', '/v1/apps')).items;
+    const apps: App[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.client.request<{ items: App[]; next: string | null }>('GET', '/v1/apps', {
+        query: { after },
+      });
+      apps.push(...page.items);
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    return apps;
   }
 
   get(app: string): Promise<App> {

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppParams, RouteContext } from '../context.ts';
 import {
+  appListQuery,
   appListSchema,
   appPutBody,
   appViewSchema,
@@ -78,7 +79,7 @@ const adminNote =
  * views: key material and webhook secrets are stored sealed and never returned.
  */
 export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void {
-  api.get(
+  api.get<{ Querystring: { after?: string; limit?: string } }>(
     '/v1/apps',
     {
       config: { permission: 'admin' },
@@ -86,11 +87,15 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
         tags: ['apps'],
         operationId: 'listApps',
         summary: 'List apps',
-        description: `Every app the key is scoped to (all for \`*\`), from the config file and the registry, by id. ${adminNote}`,
+        description:
+          'Every app the key is scoped to (all for `*`), from the config file and the registry, by id, a page ' +
+          `at a time: pass \`next\` as \`after\` to continue. ${adminNote}`,
+        querystring: appListQuery,
         response: {
-          200: jsonResponse('The apps', appListSchema),
+          200: jsonResponse('A page of apps', appListSchema),
           ...errorResponses(
             ...anyRequest,
+            'PF_ERR_VALIDATION',
             'PF_ERR_REDIS_UNAVAILABLE',
             'PF_ERR_UNAUTHORIZED',
             'PF_ERR_FORBIDDEN',
@@ -100,9 +105,13 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (request) => {
+      const { after, limit } = appListQuery.parse(request.query);
       const scope = request.principal?.apps ?? [];
-      const items = await ctx.apps.list();
-      return { items: scope.includes('*') ? items : items.filter((app) => scope.includes(app.id)) };
+      const visible = (await ctx.apps.list()).filter(
+        (app) => (scope.includes('*') || scope.includes(app.id)) && (after === undefined || app.id > after),
+      );
+      const items = visible.slice(0, limit);
+      return { items, next: visible.length > limit ? items.at(-1)!.id : null };
     },
   );
 

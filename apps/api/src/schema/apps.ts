@@ -362,8 +362,27 @@ export const appWriteSchema = z
   .meta({ id: 'AppWrite' });
 
 export const appListSchema = z
-  .object({ items: z.array(appViewSchema).describe('Every app the key may see, config and registry, by id') })
+  .object({
+    items: z.array(appViewSchema).describe('Apps the key may see, config and registry, by id'),
+    next: z.string().nullable().describe('Pass as `after` for the next page; null on the last page'),
+  })
   .meta({ id: 'AppList' });
+
+export const appListQuery = z.object({
+  after: z
+    .string()
+    .max(63, 'after is an app id')
+    .optional()
+    .describe('Continue after this app id (`next` of the previous page)')
+    .meta({ example: 'news' }),
+  limit: z.coerce
+    .number()
+    .int('limit is 1–1000')
+    .min(1, 'limit is 1–1000')
+    .max(1000, 'limit is 1–1000')
+    .default(1000)
+    .describe('Apps per page, 1–1000 (default 1000)'),
+});
 
 // Compile-time: the answer's schema is the store's view, field for field (`connections` is a union
 // of two identical object types in the config's schema, which strict identity cannot compare).
