@@ -137,9 +137,21 @@ export function buildValuesSchema(): Schema {
           description: 'log.level of every process.',
         },
       }),
-      credentials: obj('APNs keys and certificates, mounted into the workers.', {
-        existingSecret: str('Secret with the .p8/.p12/.pem files; empty = none mounted.'),
-        mountPath: str('Where the files appear; config paths point here.', { pattern: '^/' }),
+      credentials: obj(
+        'APNs keys and certificates, mounted into the workers (and the scheduler, which exports their expiry).',
+        {
+          existingSecret: str('Secret with the .p8/.p12/.pem files; empty = none mounted.'),
+          mountPath: str('Where the files appear; config paths point here.', { pattern: '^/' }),
+        },
+      ),
+      appRegistry: obj('Apps added at run time (admin API), stored in Redis.', {
+        keyEncryptionKey: obj(
+          'The key their credentials are sealed under (32 random bytes, base64), mounted into every process.',
+          {
+            existingSecret: str('Secret holding it; empty = none (storing credentials is then refused).'),
+            key: str('Key of the key-encryption key in existingSecret.', { minLength: 1 }),
+          },
+        ),
       }),
       externalRedis: obj('The Redis Pushfleet uses (maxmemory-policy noeviction, AOF recommended).', {
         host: str('Host (standalone).', { minLength: 1 }),

@@ -82,7 +82,31 @@ const cases: Case[] = [
       assert.equal(count(o, 'ConfigMap'), 1, 'the dashboard needs no CRD');
     },
   },
-  { name: 'production', values: 'production.yaml', expect: (o) => assert.equal(count(o, 'Deployment'), 3) },
+  {
+    name: 'production',
+    values: 'production.yaml',
+    expect: (o) => {
+      assert.equal(count(o, 'Deployment'), 3);
+      for (const d of o.filter((x) => x.kind === 'Deployment') as Loose[]) {
+        const pod = d.spec.template.spec;
+        const [container] = pod.containers;
+        const component = container.name as string;
+        const mounts = (container.volumeMounts as { name: string }[]).map((m) => m.name);
+        // Every process opens the app registry with the same key-encryption key.
+        assert.ok(mounts.includes('key-encryption-key'), `${component} mounts the key-encryption key`);
+        assert.ok(
+          (container.env as { name: string; value?: string }[]).some(
+            (e) =>
+              e.name === 'PUSHFLEET_APP_REGISTRY__KEY_ENCRYPTION_KEY__FILE' &&
+              e.value === '/var/run/secrets/pushfleet/kek/key-encryption-key',
+          ),
+          `${component} is told where the key is`,
+        );
+        // APNs files: the worker sends with them, the scheduler exports their expiry; the api needs none.
+        assert.equal(mounts.includes('apns-credentials'), component !== 'api', `${component} APNs files`);
+      }
+    },
+  },
 ];
 
 function render(c: Case, extra: string[] = []): string {
