@@ -99,6 +99,7 @@ test('an app through its life over HTTP: create, read, list, update, rotate (p12
   assert.equal(app.credentials.type, 'token');
   assert.match(app.credentials.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   assert.equal(app.credentials.notAfter, null);
+  assert.deepEqual(app.expiry, { sandbox: null, production: null }, 'a .p8 key does not expire');
   assert.equal(app.settings.feedback.webhook.secret, '[redacted]');
   assert.deepEqual(created.body.warnings, []);
 
@@ -133,6 +134,8 @@ test('an app through its life over HTTP: create, read, list, update, rotate (p12
   assert.match(cert.subject, /com\.example\.news/);
   assert.ok(cert.topics.includes('com.example.news'));
   assert.ok(Date.parse(cert.notAfter) > Date.now(), 'notAfter is the expiry, in the future');
+  // The app now sends to sandbox only (the update above): its expiry there is the certificate's.
+  assert.deepEqual((rotated.body.app as Json).expiry, { sandbox: cert.notAfter });
   assert.ok(!('pfx' in cert) && !('passphrase' in cert) && !('keyPem' in cert));
 
   const pem = await req({

@@ -80,6 +80,8 @@ export interface App {
   };
   /** Null for a config app whose credential files the api cannot read. */
   credentials: CredentialInfo | null;
+  /** Per environment: when the credentials expire (a certificate's notAfter; null for a `.p8` key). */
+  expiry: Partial<Record<Environment, string | null>>;
 }
 
 export interface AppWriteResult {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppEntry } from '@pushfleet/config';
-import { type ErrorCode, PushfleetError } from '@pushfleet/core';
-import type { HasWork } from '@pushfleet/store';
+import { type Environment, type ErrorCode, PushfleetError } from '@pushfleet/core';
+import type { AppView, HasWork } from '@pushfleet/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppParams, RouteContext } from '../context.ts';
@@ -32,6 +32,23 @@ export function queueHasWork(ctx: RouteContext): HasWork {
     const counts = await ctx.producer.queues.queue(app).getJobCounts(...pendingStates);
     return Object.values(counts).some((n) => n > 0);
   };
+}
+
+/**
+ * An app as answered: the store's view plus `expiry`, when its credentials stop working in each of
+ * its environments (a certificate's notAfter where it covers the environment, null for a `.p8`
+ * key, which Apple does not expire) — what `pushfleet_credential_expiry_timestamp_seconds` exports.
+ */
+export function present(view: AppView): AppView & { expiry: Partial<Record<Environment, string | null>> } {
+  const c = view.credentials;
+  const expiry: Partial<Record<Environment, string | null>> = {};
+  if (c) {
+    for (const environment of view.settings.environments) {
+      if (c.type === 'token') expiry[environment] = null;
+      else if (c.environments.includes(environment)) expiry[environment] = c.notAfter;
+    }
+  }
+  return { ...view, expiry };
 }
 
 /** How long a write waits for this api's directory to show it before refreshing it outright. */
@@ -111,7 +128,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
         (app) => (scope.includes('*') || scope.includes(app.id)) && (after === undefined || app.id > after),
       );
       const items = visible.slice(0, limit);
-      return { items, next: visible.length > limit ? items.at(-1)!.id : null };
+      return { items: items.map(present), next: visible.length > limit ? items.at(-1)!.id : null };
     },
   );
 
@@ -133,7 +150,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     async (request) => {
       const view = await ctx.apps.get(request.params.app);
       if (!view) throw new PushfleetError('PF_ERR_UNKNOWN_APP', undefined, { field: 'app' });
-      return view;
+      return present(view);
     },
   );
 
@@ -163,7 +180,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
       const { app, created, warnings } = await ctx.apps.put(request.params.app, request.body);
       await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
       audit(request, app.id, created ? 'create' : 'update', app.revision);
-      return reply.status(created ? 201 : 200).send({ app, warnings });
+      return reply.status(created ? 201 : 200).send({ app: present(app), warnings });
     },
   );
 
@@ -192,7 +209,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
       const { app, warnings } = await ctx.apps.putCredentials(request.params.app, request.body);
       await seen(ctx, app.id, (entry) => entry?.revision === app.revision);
       audit(request, app.id, 'rotate credentials', app.revision);
-      return { app, warnings };
+      return { app: present(app), warnings };
     },
   );
 
@@ -221,7 +238,7 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
         const view = await ctx.apps[action](request.params.app);
         await seen(ctx, view.id, (entry) => entry?.state === view.state);
         audit(request, view.id, action);
-        return view;
+        return present(view);
       },
     );
   }

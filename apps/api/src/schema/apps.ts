@@ -326,6 +326,23 @@ export const appViewSchema = z
     credentials: credentialInfoView
       .nullable()
       .describe('Its credentials’ public info; null for a config app whose files this api cannot read'),
+    expiry: z
+      .object(
+        Object.fromEntries(
+          environments.map((environment) => [
+            environment,
+            z.iso
+              .datetime()
+              .nullable()
+              .optional()
+              .describe(`When the credentials stop working in ${environment} (null: a .p8 key, no expiry)`),
+          ]),
+        ) as Record<(typeof environments)[number], z.ZodOptional<z.ZodNullable<z.ZodISODateTime>>>,
+      )
+      .describe(
+        'Per environment of the app: when its credentials expire (a certificate’s `notAfter`; null for a ' +
+          '`.p8` key). An environment the certificate does not cover is left out. Empty while unknown.',
+      ),
   })
   .meta({
     id: 'App',
@@ -349,6 +366,7 @@ export const appViewSchema = z
         fingerprint: '3A:…:9F',
         notAfter: null,
       },
+      expiry: { production: null, sandbox: null },
     },
   });
 
@@ -389,7 +407,7 @@ export const appListQuery = z.object({
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const same = <_ extends true>() => undefined;
-type View = z.output<typeof appViewSchema>;
+type View = Omit<z.output<typeof appViewSchema>, 'expiry'>;
 type Settings = View['settings'];
 same<Same<keyof View, keyof AppView>>();
 same<Same<keyof Settings, keyof AppView['settings']>>();
