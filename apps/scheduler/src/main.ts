@@ -76,8 +76,13 @@ async function main(): Promise<void> {
   await connectRedis(redis);
   const prefix = config.redis.prefix;
   // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
+  // The directory's change channel needs a connection of its own (a subscriber takes no other
+  // commands); ours, so that its errors are logged as JSON like every other connection's.
+  const directorySubscriber = redis.duplicate();
+  directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const directory = await openAppDirectory({
     redis,
+    subscriber: directorySubscriber,
     prefix,
     config,
     kek,
@@ -190,7 +195,10 @@ async function main(): Promise<void> {
       { name: 'queue', close: () => queue.close() },
       { name: 'webhook-queue', close: () => webhookQueue.close() },
       { name: 'credential-expiry', close: () => expiry.close() },
-      { name: 'directory', close: () => directory.close() },
+      {
+        name: 'directory',
+        close: () => directory.close().finally(() => directorySubscriber.disconnect()),
+      },
       { name: 'ops', close: () => ops.close() },
       { name: 'queue-depth', close: () => queueDepth.close() },
       { name: 'redis', close: async () => void (await redis.quit()) },
