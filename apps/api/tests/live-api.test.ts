@@ -175,6 +175,12 @@ test('broadcasts: enqueued with the channel id, policy-0 expiration rule, idempo
   const again = await call('POST', url, body, { 'idempotency-key': 'goal-1' });
   assert.equal(again.json().id, sent.json().id);
   assert.equal(again.headers['idempotent-replayed'], 'true');
+  await call('POST', channels, { name: 'final-2', messageStoragePolicy: 0 });
+  const elsewhere = await call('POST', `${channels}/final-2/broadcasts`, body, {
+    'idempotency-key': 'goal-1',
+  });
+  assert.equal(elsewhere.statusCode, 422, 'the key names a broadcast to another channel');
+  assert.equal((await call('DELETE', `${channels}/final-2`)).statusCode, 204);
   const data = await job<BroadcastDeliverJobData>(sent.json().id);
   assert.deepEqual(data.broadcast, { channelId: made.json().channelId });
   assert.deepEqual(data.tokens, ['final']);

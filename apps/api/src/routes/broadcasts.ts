@@ -64,7 +64,10 @@ export function registerBroadcastRoutes(api: FastifyInstance, ctx: RouteContext)
         { bundleId: config.bundleId, storagePolicy: channel.storagePolicy },
         ctx.now(),
       );
-      return idempotent(ctx, request, reply, JSON.stringify(request.body), async (accept) => {
+      // The key's scope is the route's pattern, so the channel is part of what the key must match:
+      // a key reused for another channel is a mismatch (422), never the first channel's answer.
+      const fingerprint = JSON.stringify({ channel: name, body: request.body });
+      return idempotent(ctx, request, reply, fingerprint, async (accept) => {
         const answer = { status: 202, body: { id: accept.id, channel: name } };
         await ctx.producer.enqueueBroadcast(
           {
