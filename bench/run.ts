@@ -3,6 +3,7 @@
 // e2e --rtt MS: one worker at 0 ms and at MS, and the bare node-apn loop at MS, side by side
 // latency --rtt MS: single notifications at 500/s with every APNs answer MS late
 // fairness [--count N] [--rate R]: app B's singles at R/s (50) while app A drains N tokens (200,000)
+// broadcast: 1,000 channels × 10 updates through the API to APNs receipt (bench/scenarios/broadcast.ts)
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -94,6 +95,15 @@ if (!values.quick && wants('enqueue')) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   report.enqueue = JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+if (!values.quick && wants('broadcast')) {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/scenarios/broadcast.ts', '--json'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  report.broadcast = JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
 if (!values.quick && wants('latency')) {
