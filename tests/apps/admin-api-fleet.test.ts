@@ -107,7 +107,7 @@ test('PUT /v1/apps/:app on the running api → the worker delivers its first not
   await assert.rejects(client.apps.get('hot'), (err: PushfleetApiError) => err.code === 'PF_ERR_UNKNOWN_APP');
 });
 
-test('an api with a wrong or missing key-encryption key refuses to start (PF_ERR_CONFIG)', {
+test('an api with a wrong, missing or unreadable key-encryption key refuses to start (PF_ERR_CONFIG)', {
   timeout: 60_000,
 }, async () => {
   // The registry holds sealed credentials by now (the test above stored some).
@@ -117,6 +117,11 @@ test('an api with a wrong or missing key-encryption key refuses to start (PF_ERR
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['wrong', { keyEncryptionKey: { file: wrongKey } }, /is not the key the app registry/],
     ['missing', {}, /is not set, but the app registry holds credentials sealed with one/],
+    [
+      'unreadable',
+      { keyEncryptionKey: { file: join(dir, 'no-such-kek') } },
+      /cannot read .*no-such-kek \(ENOENT\)/,
+    ],
   ];
   for (const [name, appRegistry, message] of cases) {
     const file = join(dir, `config-${name}.json`);

@@ -29,18 +29,20 @@ async function main(): Promise<void> {
   const registry = new Registry();
   enableProcessMetrics(registry);
 
+  // Read before Redis is reached: a missing key file or variable is a config error, reported at once.
+  const kek = loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env);
   const redis = createRedis(config.redis, 'producer');
   // Without a listener ioredis prints raw errors to stderr during an outage (logs must stay JSON).
   redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(redis);
-  // A wrong or missing key-encryption key stops the start here (PF_ERR_CONFIG naming the field),
-  // not at the first credential upload; the directory then serves registry apps beside config ones.
-  const kek = loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env);
   // The change channel's own connection: a subscribed connection takes no other commands, and
   // this one waits out an outage (a producer connection fails fast and would not resubscribe).
   const subscriber = createRedis(config.redis, 'worker');
   subscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
   await connectRedis(subscriber);
+  // A key-encryption key that is not the registry's (or none while it holds sealed data) stops the
+  // start here (PF_ERR_CONFIG naming the field), not at the first credential upload; the directory
+  // then serves registry apps beside config ones.
   const directory = await openAppDirectory({
     redis,
     subscriber,
