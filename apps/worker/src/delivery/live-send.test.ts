@@ -10,7 +10,7 @@ import type {
   SendResult,
 } from '@pushfleet/core';
 import { createDeliveryMetrics, createLogger } from '@pushfleet/telemetry';
-import { FakeLedger } from '@pushfleet/testkit';
+import { FakeLedger, SimulatedCrash } from '@pushfleet/testkit';
 import { Registry } from 'prom-client';
 import { type DeliverDeps, processDeliverJob } from './deliver-job.ts';
 import type { JobHandle } from './job-handle.ts';
@@ -259,4 +259,50 @@ test('410 for a push-to-start token (a start): it leaves the push-to-start regis
     ledger.invalidated.map((i) => i.token),
     [tok(5)],
   );
+});
+
+test('a broadcast under a crash at every ledger call (before and after it applies): it is counted delivered exactly once and sent at most once more than without the crash', async () => {
+  // First answer 503 (a retry job), then accepted: the path with the most ledger calls.
+  const script = (nth: number): SendResult =>
+    nth === 0
+      ? { kind: 'rejected', status: 503, reason: 'ServiceUnavailable' }
+      : { kind: 'accepted', apnsId: undefined };
+  const run = async (ledger: FakeLedger) => {
+    let sends = 0;
+    const transport = new ScriptedTransport(undefined, () => script(sends++));
+    const queue: BroadcastDeliverJobData[] = [broadcastJob()];
+    let crashed = false;
+    while (queue.length > 0) {
+      try {
+        await processDeliverJob(handle(queue[0]!), deps(ledger, transport, new FakeLive()));
+        queue.shift();
+        for (const retry of ledger.retryJobs.splice(0)) queue.push(retry.data as BroadcastDeliverJobData);
+      } catch (err) {
+        assert.ok(err instanceof SimulatedCrash, String(err));
+        assert.equal(crashed, false, 'one crash per case');
+        crashed = true;
+        ledger.crash = undefined;
+      }
+    }
+    return transport.broadcasts.length;
+  };
+  const clean = new FakeLedger();
+  clean.accept('b1', 1);
+  assert.equal(await run(clean), 2);
+  const calls = clean.calls;
+  for (let at = 1; at <= calls; at++) {
+    for (const when of ['before', 'after'] as const) {
+      const ledger = new FakeLedger();
+      ledger.accept('b1', 1);
+      ledger.crash = { at, when };
+      const sent = await run(ledger);
+      const where = `crash ${when} call ${at}`;
+      assert.deepEqual(
+        ledger.counts.get('b1'),
+        { accepted: 1, delivered: 1, rejected: 0, failed: 0, expired: 0, cancelled: 0 },
+        where,
+      );
+      assert.ok(sent >= 2 && sent <= 3, `${where}: sent ${sent} times`);
+    }
+  }
 });
