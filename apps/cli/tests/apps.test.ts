@@ -98,6 +98,7 @@ test('apps add (.p8), list, show, rotate (.p12, then PEM pair), disable, enable,
   assert.match(listed.stdout, /^demo\s+config\s+active/m);
   const shown = await cli(['show', 'news']);
   assert.match(shown.stdout, new RegExp(`token key ${key.keyId}, team ${key.teamId}`));
+  assert.match(shown.stdout, /^expiry: sandbox never, production never$/m);
 
   const p12 = p12Upload(['com.example.news'], 'cli-p12-passphrase-7');
   secrets.push(...secretsOf(p12.upload, { keyPem: p12.keyPem }));
@@ -109,6 +110,7 @@ test('apps add (.p8), list, show, rotate (.p12, then PEM pair), disable, enable,
   assert.match(rotated.stdout, /^rotated news \(registry, active/m);
   assert.match(rotated.stdout, /certificate .*com\.example\.news/);
   assert.match(rotated.stdout, /expires \d{4}-\d\d-\d\dT.* \(in 3\d\d days\)/);
+  assert.match(rotated.stdout, /^expiry: sandbox \d{4}-\d\d-\d\d, production \d{4}-\d\d-\d\d$/m);
 
   const pem = certificateUpload(['com.example.news']);
   secrets.push(...secretsOf(pem));

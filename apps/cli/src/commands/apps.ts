@@ -128,6 +128,11 @@ function describe(app: App): string {
     `${app.id} (${app.source}, ${app.state}, revision ${app.revision})`,
     `bundle id ${s.bundleId}; environments ${s.environments.join(', ')}`,
     credentialLine(app),
+    `expiry: ${
+      s.environments
+        .map((e) => `${e} ${e in app.expiry ? (app.expiry[e]?.slice(0, 10) ?? 'never') : 'not covered'}`)
+        .join(', ') || '?'
+    }`,
   ].join('\n');
 }
 
