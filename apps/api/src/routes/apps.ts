@@ -17,7 +17,7 @@ import {
 import { jsonResponse } from '../schema/common.ts';
 import { anyRequest, appRoute, errorResponses, jsonBody } from '../schema/errors.ts';
 
-/** Job states that are still work to do: waiting, scheduled or retrying, running, paused. */
+/** Job states that are still work to do: waiting (a paused queue's jobs too), scheduled or retrying, running. */
 const pendingStates = ['wait', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
 
 /**

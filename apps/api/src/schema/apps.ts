@@ -6,66 +6,15 @@ import {
   credentialUploadSchema,
 } from '@pushfleet/store';
 import { z } from 'zod';
+import { documented } from './documented.ts';
 
 /**
  * The admin routes' schemas (`/v1/apps`). Requests are validated with the app registry's own
  * schemas (packages/store: the config file's app schema without file paths), given descriptions
- * and examples here on documented copies: `documented` clones each schema it describes (checks,
- * strictness and defaults kept), so the config's and the store's schemas are left untouched and
- * docs/configuration.md never picks up these texts. Answers are `AppView`s: never key material.
+ * and examples here on documented copies (documented.ts). Answers are `AppView`s: never key
+ * material.
  */
-
-type Doc =
-  | string
-  | {
-      description?: string;
-      example?: unknown;
-      id?: string;
-      fields?: Record<string, Doc>;
-      options?: Doc[];
-    };
-
-/** Field names given here that a schema does not have (a renamed field): the openapi test lists them. */
-export const unknownAppFields: string[] = [];
-
-// biome-ignore lint/suspicious/noExplicitAny: zod's internal defs are walked untyped
-type Def = Record<string, any>;
-
-/** A copy of `schema` with `doc` applied to it and to the fields and union options it names. */
-function documented<T extends z.ZodType>(schema: T, doc: Doc, where: string): T {
-  const d = typeof doc === 'string' ? { description: doc } : doc;
-  const def = schema._zod.def as Def;
-  let out: z.ZodType = schema;
-  const inner = { fields: d.fields, options: d.options };
-  if (
-    schema instanceof z.ZodOptional ||
-    schema instanceof z.ZodDefault ||
-    schema instanceof z.ZodPrefault ||
-    schema instanceof z.ZodNullable
-  ) {
-    if (d.fields || d.options)
-      out = schema.clone({ ...def, innerType: documented(def.innerType, inner, where) } as never);
-  } else if (schema instanceof z.ZodObject && d.fields) {
-    const shape = { ...(def.shape as Record<string, z.ZodType>) };
-    for (const [name, fieldDoc] of Object.entries(d.fields)) {
-      const field = shape[name];
-      if (field) shape[name] = documented(field, fieldDoc, `${where}.${name}`);
-      else unknownAppFields.push(`${where}.${name}`);
-    }
-    out = schema.clone({ ...def, shape } as never);
-  } else if (schema instanceof z.ZodUnion && d.options) {
-    const options = (def.options as z.ZodType[]).map((option, i) =>
-      d.options![i] ? documented(option, d.options![i]!, `${where}|${i}`) : option,
-    );
-    out = schema.clone({ ...def, options } as never);
-  }
-  const meta = Object.fromEntries(
-    Object.entries({ id: d.id, description: d.description, example: d.example }).filter(
-      ([, v]) => v !== undefined,
-    ),
-  );
-  return (Object.keys(meta).length > 0 ? out.meta(meta) : out) as T;
-}
+export { unknownAppFields } from './documented.ts';
 
 const examplePem = (kind: string) =>
   `-----BEGIN ${kind}-----\nMIGTAgEAMBMGByqGSM49…\n-----END ${kind}-----\n`;
