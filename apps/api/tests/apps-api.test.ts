@@ -215,9 +215,15 @@ test('the send routes serve registry apps: this api at once (read-your-writes), 
       payload: { notification: { alert: 'x' }, audience: { kind: 'tokens', tokens: [token(2)] } },
     });
     assert.deepEqual([campaign.status, campaign.body.code], [409, 'PF_ERR_APP_DISABLED']);
-    // Reads go on: only new work is refused.
+    // Reads and device registrations go on: only new work is refused.
     const status = await req({ method: 'GET', url: `/v1/apps/live/notifications/${id}`, key: keys.sender });
     assert.equal(status.status, 200);
+    const device = await req({
+      method: 'PUT',
+      url: `/v1/apps/live/devices/${token(9)}`,
+      payload: { userId: 'u9' },
+    });
+    assert.deepEqual([device.status, device.body.app], [200, 'live']);
 
     await req({ method: 'POST', url: '/v1/apps/live/enable' });
     assert.equal((await send('live')).status, 202);
