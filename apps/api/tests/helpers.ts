@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { startInProcessWorker } from '../../worker/tests/in-process-worker.ts';
+import type { ChannelClients } from '../src/channel-clients.ts';
 import { buildApi } from '../src/server.ts';
 
 export interface TestApi {
@@ -43,6 +44,8 @@ export async function startTestApi(
     log?: Logger;
     /** Share another test api's key prefix (a second replica); default: a fresh one. */
     prefix?: string;
+    /** APNs' channel-management API (default: HTTP/2 clients to the apps' endpoints). */
+    channelClients?: ChannelClients;
   } = {},
 ): Promise<TestApi> {
   const server = options.redisServer ?? (await startRedis());
@@ -78,6 +81,7 @@ export async function startTestApi(
     ready: async () => true,
     ...(options.now ? { now: options.now } : {}),
     ...(directory ? { directory, kek: options.registry?.kek } : {}),
+    ...(options.channelClients && { channelClients: options.channelClients }),
   });
   await instance.ready();
   const queues = new AppQueues(redis, prefix);
