@@ -325,3 +325,16 @@ test('delivered by the worker (real ledger, scripted APNs): a broadcast ends del
     workerRedis.disconnect();
   }
 });
+
+test('broadcast not enabled for the app at Apple: channel creation answers 502 PF_ERR_APNS_REJECTED naming FeatureNotEnabled', async () => {
+  await sim.control.setBroadcastCapability(bundleId, false);
+  try {
+    const res = await call('POST', channels, { name: 'no-feature' });
+    assert.equal(res.statusCode, 502);
+    assert.equal(res.json().code, 'PF_ERR_APNS_REJECTED');
+    assert.match(res.json().message, /FeatureNotEnabled/);
+    assert.equal((await call('GET', `${channels}/no-feature`)).statusCode, 404, 'nothing stored');
+  } finally {
+    await sim.control.setBroadcastCapability(bundleId, true);
+  }
+});

@@ -125,7 +125,14 @@ export function registerChannelRoutes(
         metadata: body.metadata ?? {},
         createdAt: ctx.now(),
       };
-      const added = await store.add(app, record);
+      let added: Awaited<ReturnType<ChannelStore['add']>>;
+      try {
+        added = await store.add(app, record);
+      } catch (err) {
+        // Not stored (Redis away): a channel nobody can name would only count against the limit.
+        await client.delete(config.bundleId, created.channelId);
+        throw err;
+      }
       if (added.kind === 'exists') {
         // Another request took the name meanwhile: the channel just made would have no name.
         await client.delete(config.bundleId, created.channelId);
