@@ -136,9 +136,11 @@ test('unknown API keys cannot make the api burn scrypt CPU: they are rate-limite
     const seconds = (performance.now() - started) / 1000;
     const byStatus = new Map<number, number>();
     for (const a of answers) byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0) + 1);
+    // The limiter (server.ts) lets a burst of 10 through, then 5/s: what refilled while the 60
+    // requests were being answered counts too (a busy machine takes a while to answer them).
     assert.ok(
-      (byStatus.get(401) ?? 0) <= 10,
-      `scrypt ran for at most the burst: ${JSON.stringify([...byStatus])}`,
+      (byStatus.get(401) ?? 0) <= 10 + Math.floor(5 * seconds),
+      `scrypt ran for at most the burst and its refill: ${JSON.stringify([...byStatus])} in ${seconds.toFixed(2)} s`,
     );
     assert.equal((byStatus.get(401) ?? 0) + (byStatus.get(429) ?? 0), 60);
     assert.ok(answers.filter((a) => a.statusCode === 429).every((a) => a.headers['retry-after']));
