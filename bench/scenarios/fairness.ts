@@ -38,7 +38,13 @@ export interface FairnessResult {
    * bound of the bucket holding it, seconds): waiting in B's queue for a worker to take the job,
    * and the APNs request itself (written → answered).
    */
-  singlesBreakdownP99: { queueWaitSeconds: number; apnsRequestSeconds: number };
+  singlesBreakdownP99: {
+    queueWaitSeconds: number;
+    apnsRequestSeconds: number;
+    /** The worker's event loop delay over A's drain (prom-client resets it at each scrape). */
+    workerEventLoopP99Seconds: number;
+    workerEventLoopMaxSeconds: number;
+  };
   /** B's first 3 s, before A's backlog arrives (attach, connection, JIT). */
   singlesWarmup: LatencyPercentiles & { sent: number; delivered: number };
   /** B's singles with A idle, for comparison. */
@@ -240,6 +246,13 @@ export async function fairnessScenario(
       simB,
       sent.filter((s) => s.sentAt < t0),
     );
+    const plain = (name: string) =>
+      Number(
+        after
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')[1] ?? Number.NaN,
+      );
     const breakdown = {
       queueWaitSeconds: histogramQuantile(before, after, 'pushfleet_queue_wait_seconds', 'b', 0.99),
       apnsRequestSeconds: histogramQuantile(
@@ -249,9 +262,11 @@ export async function fairnessScenario(
         'b',
         0.99,
       ),
+      workerEventLoopP99Seconds: plain('pushfleet_process_nodejs_eventloop_lag_p99_seconds'),
+      workerEventLoopMaxSeconds: plain('pushfleet_process_nodejs_eventloop_lag_max_seconds'),
     };
     log(
-      `fairness: A with B drained at ${Math.round(withSingles)}/s; B during A: p50 ${during.p50} ms, p99 ${during.p99} ms (${during.delivered}/${during.sent}); p99 ≤ ${breakdown.queueWaitSeconds} s in the queue, ≤ ${breakdown.apnsRequestSeconds} s at APNs; B's first 3 s: p99 ${warmup.p99} ms`,
+      `fairness: A with B drained at ${Math.round(withSingles)}/s; B during A: p50 ${during.p50} ms, p99 ${during.p99} ms (${during.delivered}/${during.sent}); p99 ≤ ${breakdown.queueWaitSeconds} s in the queue, ≤ ${breakdown.apnsRequestSeconds} s at APNs; worker event loop delay p99 ${breakdown.workerEventLoopP99Seconds} s, max ${breakdown.workerEventLoopMaxSeconds} s; B's first 3 s: p99 ${warmup.p99} ms`,
     );
 
     // 3. B alone on the same (warm) worker, for comparison.
