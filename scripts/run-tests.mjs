@@ -19,19 +19,18 @@ const skipDirs = new Set(['node_modules', 'dist', '.git', '.tools', 'coverage'])
 
 const isUnit = (file) => /^(packages|apps)\/[^/]+\/src\//.test(file);
 /**
- * Fast integration tests for --quick (a few seconds each): the API and the simulator in process,
- * the SDK, packaging, the transport's main suites against the simulator, one end-to-end delivery.
- * Fuzz tests (`*fuzz*`), the pool, credential-failure and hostile-peer suites of the transport
- * are left to the full run.
+ * The integration tests --quick adds to the unit tests: one per layer a change usually breaks
+ * (the API's accept path and its document, the SDK, the HTTP/2 client, the simulator), a few
+ * seconds each. The other API, simulator and SDK suites, packaging, the browser, end-to-end
+ * deliveries, fleets, HA, ops tooling, interop and fuzzing run in the full suite (`npm test`).
  */
 const quickIntegration = [
-  'packages/client/tests/',
-  'apps/api/tests/',
-  'apps/apns-sim/tests/',
-  'tests/packaging/',
-  'tests/transport/http2-transport.test.ts',
+  'apps/api/tests/notifications-api.test.ts',
+  'apps/api/tests/idempotency-api.test.ts',
+  'apps/api/tests/openapi.test.ts',
+  'packages/client/tests/client.test.ts',
   'tests/transport/lean-client.test.ts',
-  'tests/e2e-delivery.test.ts',
+  'apps/apns-sim/tests/provider-api.test.ts',
 ];
 const inQuick = (file) =>
   !/fuzz/.test(file) && (isUnit(file) || quickIntegration.some((entry) => file.startsWith(entry)));
