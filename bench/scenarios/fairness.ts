@@ -174,6 +174,9 @@ export function histogramQuantile(
   return sorted.find(([, count]) => count >= q * total)?.[0] ?? Number.NaN;
 }
 
+/** Extra node flags for the worker (e.g. `--max-semi-space-size=16`), as the e2e scenario takes them. */
+const workerNodeArgs = process.env.PF_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+
 export async function fairnessScenario(
   count: number,
   rate: number,
@@ -209,7 +212,7 @@ export async function fairnessScenario(
   });
   try {
     // 1. A's backlog alone, queued once the worker is up.
-    let worker = await stack.spawn('worker');
+    let worker = await stack.spawn('worker', { nodeArgs: workerNodeArgs });
     let t0 = Date.now();
     let ids = await queueBacklog(redis, prefix, stack, count);
     const alone = await drained(ledger, stack.appId, ids, t0);
@@ -226,7 +229,7 @@ export async function fairnessScenario(
     // 2. The same again while B sends singles at `rate`. B starts 3 s before A's backlog arrives:
     // an app that sends steadily is attached and has its connection open (what an idle app pays
     // on its first notification is the hot-add figure, not fairness). Those 3 s are reported apart.
-    worker = await stack.spawn('worker');
+    worker = await stack.spawn('worker', { nodeArgs: workerNodeArgs });
     const metricsOf = async () => (await fetch(`http://127.0.0.1:${worker.opsPort}/metrics`)).text();
     let backlogDone = false;
     const singles = sendSingles(stack, rate, () => backlogDone);
