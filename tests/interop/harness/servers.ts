@@ -178,10 +178,11 @@ export async function startHaproxy(work: Workdir, s: HaproxySettings, label: str
     cwd: work.dir,
     logFile: work.path(`haproxy-${label}.log`),
   });
-  return {
-    ...server,
-    expect: { apnsId: 'uuid', errors: true, serverSaw: () => devicePaths(server.output()) },
-  };
+  // No serverSaw: HAProxy writes its log lines without blocking and drops some when busy (seen
+  // in CI: 5 of a run's lines missing while each of those requests had its own answer). Each
+  // answer's apns-id is a fresh uuid from HAProxy itself, so every accepted token was answered
+  // by the server, once per answer.
+  return { ...server, expect: { apnsId: 'uuid', errors: true } };
 }
 
 export interface HypercornSettings {
