@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SendResult } from '@pushfleet/core';
 import { createRedis } from '@pushfleet/queue';
 import { appSpace, storeKeys } from '@pushfleet/store';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
-import { type FaultMode, type FaultPlan, faultModes, interceptRedis } from '@pushfleet/testkit';
+import {
+  type FaultMode,
+  type FaultPlan,
+  faultModes,
+  interceptRedis,
+  type StartedRedis,
+  startRedis,
+} from '@pushfleet/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -12,11 +20,36 @@ import { buildApi } from '../../apps/api/src/server.ts';
 import { app, appConfig, type Rig, recordOf, reportedTokens, seeded, stopProcess } from './harness.ts';
 
 /**
- * What the crash-point tests share (crash-points-*.test.ts): the scripted APNs answers, the fault
- * plans (every Redis call × every mode, plus random ones with PF_HEAVY=1), the invariants of a
- * delivered record, and an api in this process whose Redis connection fails per plan.
- * The tests are split over files so each stays well inside the runner's per-file timeout.
+ * The ledger's promise, proven by stopping the code at every Redis call in turn: a producer
+ * accepting a request, a worker delivering a notification (with rejections and retries), a
+ * fan-out expanding a campaign, a cancel. Each call fails before or after Redis runs it, with the
+ * process living on (an error) or dying there (nothing more reaches Redis); then a fresh process
+ * (a client's retry, the fleet's take-over of stalled jobs) carries on, and the invariants are
+ * checked: counters reconcile, every accepted token has exactly one outcome, every token that
+ * should reach APNs did, duplicates stay within one checkpoint slice (100), nothing is stuck.
+ * Every call × 4 modes in CI; PF_HEAVY=1 adds random seeds.
+ *
+ * This file holds what the crash-point tests share (crash-points-*.test.ts): the scripted APNs
+ * answers, the fault plans, the invariants of a delivered record, an api in this process whose
+ * Redis connection fails per plan. The tests are split over files so each stays well inside the
+ * runner's per-file timeout.
  */
+
+/** The Redis server a test file's cases share (each case runs under a key prefix of its own). */
+export function redisServer(): { readonly url: string } {
+  let server: StartedRedis | undefined;
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return {
+    get url() {
+      return server!.url;
+    },
+  };
+}
 export const heavy = process.env.PF_HEAVY === '1';
 export const width = Number(process.env.PF_CRASH_WIDTH ?? 12);
 export const accepted: SendResult = { kind: 'accepted', apnsId: undefined };

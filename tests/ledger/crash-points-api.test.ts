@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { appQueueName, appQueuePrefix } from '@pushfleet/queue';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
 import { Queue } from 'bullmq';
-import { accepted, plans, recordIds, untilAnswered, victimRequest, width } from './crash-cases.ts';
+import {
+  accepted,
+  plans,
+  recordIds,
+  redisServer,
+  untilAnswered,
+  victimRequest,
+  width,
+} from './crash-cases.ts';
 import {
   app,
   finished,
@@ -16,25 +23,8 @@ import {
   tokenRange,
 } from './harness.ts';
 
-/**
- * The ledger's promise, proven by stopping the code at every Redis call in turn: a producer
- * accepting a request, a worker delivering a notification (with rejections and retries), a
- * fan-out expanding a campaign, a cancel. Each call fails before or after Redis runs it, with the
- * process living on (an error) or dying there (nothing more reaches Redis); then a fresh process
- * (a client's retry, the fleet's take-over of stalled jobs) carries on, and the invariants are
- * checked: counters reconcile, every accepted token has exactly one outcome, every token that
- * should reach APNs did, duplicates stay within one checkpoint slice (100), nothing is stuck.
- * Every call × 4 modes in CI; PF_HEAVY=1 adds random seeds.
- */
-
-let server: StartedRedis;
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  await server.stop();
-});
+/** Crash points of the api: an accept and a cancel (the promise and the method: crash-cases.ts). */
+const server = redisServer();
 
 test('producer: an accept stopped at every Redis call, retried by the client with its key: accepted exactly once', {
   timeout: 600_000,

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type StartedRedis, startRedis } from '@pushfleet/testkit';
-import { assertDelivered, plans, script, width } from './crash-cases.ts';
+import { assertDelivered, plans, redisServer, script, width } from './crash-cases.ts';
 import {
   app,
   inParallel,
@@ -14,25 +13,8 @@ import {
   tokenRange,
 } from './harness.ts';
 
-/**
- * The ledger's promise, proven by stopping the code at every Redis call in turn: a producer
- * accepting a request, a worker delivering a notification (with rejections and retries), a
- * fan-out expanding a campaign, a cancel. Each call fails before or after Redis runs it, with the
- * process living on (an error) or dying there (nothing more reaches Redis); then a fresh process
- * (a client's retry, the fleet's take-over of stalled jobs) carries on, and the invariants are
- * checked: counters reconcile, every accepted token has exactly one outcome, every token that
- * should reach APNs did, duplicates stay within one checkpoint slice (100), nothing is stuck.
- * Every call × 4 modes in CI; PF_HEAVY=1 adds random seeds.
- */
-
-let server: StartedRedis;
-
-before(async () => {
-  server = await startRedis();
-});
-after(async () => {
-  await server.stop();
-});
+/** Crash points of the worker: a deliver job and a fan-out (the promise and the method: crash-cases.ts). */
+const server = redisServer();
 
 test('deliver: a worker stopped at every Redis call, resumed by the fleet', {
   timeout: 600_000,

@@ -9,42 +9,11 @@ import { type Config, configSchema } from '@pushfleet/config';
 import { AppRegistry } from '@pushfleet/store';
 import { generateProviderKey, type ProviderKey } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
-import forge from 'node-forge';
-import {
-  type CertificateAuthority,
-  createCertificateAuthority,
-  createClientCertificate,
-} from '../../apps/apns-sim/src/tls-material.ts';
 
-let ca: CertificateAuthority | undefined;
-const authority = () => (ca ??= createCertificateAuthority());
+export { certificateUpload, p12Upload, pemBodyLines, tokenUpload } from '../../apps/api/tests/credentials.ts';
 
 export const freshPrefix = () => `registry-${randomUUID().slice(0, 8)}`;
 export const newKek = () => randomBytes(32);
-
-/** A `.p8` upload for the admin API. */
-export function tokenUpload(key: ProviderKey = generateProviderKey()) {
-  return { type: 'token' as const, keyPem: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId };
-}
-
-/** An Apple-shaped push certificate (the simulator's tls-material) as a PEM pair upload. */
-export function certificateUpload(topics = ['com.example.news'], options: { expired?: boolean } = {}) {
-  const made = createClientCertificate(authority(), { topics, ...options });
-  return { type: 'certificate' as const, certPem: made.certPem, keyPem: made.keyPem };
-}
-
-/** The same, as a `.p12` (base64) with its passphrase. */
-export function p12Upload(topics = ['com.example.news'], passphrase = 'p12-passphrase-42') {
-  const { certPem, keyPem } = certificateUpload(topics);
-  const asn1 = forge.pkcs12.toPkcs12Asn1(
-    forge.pki.privateKeyFromPem(keyPem),
-    [forge.pki.certificateFromPem(certPem)],
-    passphrase,
-    { algorithm: '3des' },
-  );
-  const pfx = Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary').toString('base64');
-  return { upload: { type: 'certificate' as const, pfx, passphrase }, certPem, keyPem };
-}
 
 /** A config with one config-file app (`shop`, a token key in a temp file). */
 export function testConfig(): { config: Config; key: ProviderKey; cleanup(): void } {
@@ -88,9 +57,4 @@ export async function dumpPrefix(redis: Redis, prefix: string): Promise<string> 
     }
   } while (cursor !== '0');
   return out.join('\n');
-}
-
-/** Lines of base64 key material in a PEM (what must never show up at rest, in views or errors). */
-export function pemBodyLines(pem: string): string[] {
-  return pem.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----'));
 }

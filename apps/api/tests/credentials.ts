@@ -1,8 +1,8 @@
-// Credentials made at run time for the admin API's tests (never committed): `.p8` keys, Apple-shaped
+// Credentials made at run time for the admin API's and the app registry's tests (never committed): `.p8` keys, Apple-shaped
 // push certificates from the simulator's CA (PEM pairs and .p12 bundles), and the secret parts of
 // each, to check that no answer or log line ever carries them.
 import { generateKeyPairSync } from 'node:crypto';
-import { generateProviderKey } from '@pushfleet/testkit';
+import { generateProviderKey, type ProviderKey } from '@pushfleet/testkit';
 import forge from 'node-forge';
 import {
   type CertificateAuthority,
@@ -17,8 +17,7 @@ const authority = () => (ca ??= createCertificateAuthority());
 export const pemBodyLines = (pem: string) =>
   pem.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----'));
 
-export function tokenUpload() {
-  const key = generateProviderKey();
+export function tokenUpload(key: ProviderKey = generateProviderKey()) {
   return { type: 'token' as const, keyPem: key.privateKeyPem, keyId: key.keyId, teamId: key.teamId };
 }
 
@@ -31,13 +30,13 @@ export function rsaTokenUpload() {
   };
 }
 
-export function certificateUpload(topics: string[], options: { expired?: boolean } = {}) {
+export function certificateUpload(topics = ['com.example.news'], options: { expired?: boolean } = {}) {
   const made = createClientCertificate(authority(), { topics, ...options });
   return { type: 'certificate' as const, certPem: made.certPem, keyPem: made.keyPem };
 }
 
 /** A `.p12` (base64) with its passphrase, and the PEM pair inside it. */
-export function p12Upload(topics: string[], passphrase = 'p12-passphrase-42') {
+export function p12Upload(topics = ['com.example.news'], passphrase = 'p12-passphrase-42') {
   const { certPem, keyPem } = certificateUpload(topics);
   const asn1 = forge.pkcs12.toPkcs12Asn1(
     forge.pki.privateKeyFromPem(keyPem),
