@@ -15,7 +15,7 @@ import {
   FeedbackProcessor,
   Ledger,
   loadKeyEncryptionKey,
-  openAppDirectory,
+  openLoggedAppDirectory,
 } from '@pushfleet/store';
 import {
   createLogger,
@@ -80,24 +80,13 @@ async function main(): Promise<void> {
   // commands); ours, so that its errors are logged as JSON like every other connection's.
   const directorySubscriber = redis.duplicate();
   directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
-  const directory = await openAppDirectory({
+  const directory = await openLoggedAppDirectory({
     redis,
     subscriber: directorySubscriber,
-    prefix,
     config,
-    kek,
-    pollMs: config.appRegistry.pollMs,
-    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+    kek: kek,
+    log,
   });
-  directory.onChange((apps) =>
-    log.info(
-      {
-        changed: apps.length,
-        apps: apps.slice(0, 50).map((id) => ({ app: id, state: directory.get(id)?.state ?? 'deleted' })),
-      },
-      'apps changed',
-    ),
-  );
   const webhooks = () => webhookTargets(directory);
   const startupWebhooks = webhooks(); // a config app's missing secret stops the start here
 

@@ -6,7 +6,7 @@ import {
   FleetRateLimiter,
   Ledger,
   loadKeyEncryptionKey,
-  openAppDirectory,
+  openLoggedAppDirectory,
   PauseStore,
 } from '@pushfleet/store';
 import {
@@ -45,24 +45,13 @@ async function main(): Promise<void> {
   // commands); ours, so that its errors are logged as JSON like every other connection's.
   const directorySubscriber = redis.duplicate();
   directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
-  const directory = await openAppDirectory({
+  const directory = await openLoggedAppDirectory({
     redis,
     subscriber: directorySubscriber,
-    prefix,
     config,
     kek: loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env),
-    pollMs: config.appRegistry.pollMs,
-    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+    log,
   });
-  directory.onChange((apps) =>
-    log.info(
-      {
-        changed: apps.length,
-        apps: apps.slice(0, 50).map((id) => ({ app: id, state: directory.get(id)?.state ?? 'deleted' })),
-      },
-      'apps changed',
-    ),
-  );
   // The gauges read the transports at scrape time; the transports report into the metrics.
   let transports: TransportRegistry | undefined;
   const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });

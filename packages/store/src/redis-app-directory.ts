@@ -284,3 +284,42 @@ class Directory implements RedisAppDirectory {
     }
   }
 }
+
+/** What a process logs through (pino's shape, without depending on it). */
+export interface DirectoryLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The directory as a worker or scheduler opens it: options from the process's config, problems
+ * logged as warnings, and each change as one line naming the first 50 apps with their new state.
+ */
+export async function openLoggedAppDirectory(options: {
+  redis: Redis;
+  subscriber: Redis;
+  config: Pick<Config, 'apps' | 'appRegistry' | 'redis'>;
+  kek: Buffer | undefined;
+  log: DirectoryLog;
+}): Promise<RedisAppDirectory> {
+  const { config, log } = options;
+  const directory = await openAppDirectory({
+    redis: options.redis,
+    subscriber: options.subscriber,
+    prefix: config.redis.prefix,
+    config,
+    kek: options.kek,
+    pollMs: config.appRegistry.pollMs,
+    onError: (err, context) => log.warn({ err, context }, 'app directory'),
+  });
+  directory.onChange((apps) =>
+    log.info(
+      {
+        changed: apps.length,
+        apps: apps.slice(0, 50).map((id) => ({ app: id, state: directory.get(id)?.state ?? 'deleted' })),
+      },
+      'apps changed',
+    ),
+  );
+  return directory;
+}
