@@ -75,6 +75,11 @@ export interface ConnectionOptions extends ConnectionEvents {
   pingIntervalMs: number;
   /** A connection without the server's SETTINGS this long after it was opened is given up. */
   settingsTimeoutMs?: number;
+  /**
+   * How long the lean client reads answers in one event loop turn before it lets the loop run
+   * other work (default 2 ms; 0 yields every few frames, for tests).
+   */
+  readTurnMs?: number;
 }
 
 export const timedOut: StreamResult = Object.freeze({ kind: 'failed', error: 'request timeout' });

@@ -40,6 +40,8 @@ export interface Http2TransportOptions {
   clock?: () => number;
   /** Default: lean. */
   client?: Http2Client;
+  /** ConnectionOptions.readTurnMs (lean client). */
+  readTurnMs?: number;
 }
 
 /** A request that got no stream slot fails as retryable (or as a credentials failure). */
@@ -117,6 +119,7 @@ export class Http2Transport implements PushTransport {
       maxInFlight: this.target.maxInFlightPerConnection,
       requestTimeoutMs: this.target.requestTimeoutMs,
       pingIntervalMs: this.options.pingIntervalMs ?? 60_000,
+      ...(this.options.readTurnMs !== undefined && { readTurnMs: this.options.readTurnMs }),
       onSlotFree: poolEvents.onSlotFree,
       onClose: poolEvents.onClose,
       ...(this.events.onRequest && { onRequestDone: this.events.onRequest }),

@@ -125,11 +125,31 @@ export class FrameReader {
     private readonly maxFrameSize = 16_384,
   ) {}
 
-  push(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+  /**
+   * Reads the frames of `chunk` (after any left from before). With `until`, stops once it says
+   * so (checked every few frames) and keeps the rest: returns true when frames wait for `resume()`.
+   */
+  push(chunk: Buffer, until?: () => boolean): boolean {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = undefined;
+    return this.read(buf, until);
+  }
+
+  /** Reads on from what `push` kept; true when frames are still waiting. */
+  resume(until?: () => boolean): boolean {
+    const buf = this.pending;
+    this.pending = undefined;
+    return buf ? this.read(buf, until) : false;
+  }
+
+  private read(buf: Buffer, until: (() => boolean) | undefined): boolean {
     let offset = 0;
+    let frames = 0;
     while (buf.length - offset >= frameHeaderLength) {
+      if (until && ++frames % 16 === 0 && until()) {
+        this.pending = buf.subarray(offset);
+        return true;
+      }
       const length = buf.readUIntBE(offset, 3);
       if (length > this.maxFrameSize) {
         throw new ConnectionError(ErrorCode.frameSizeError, `frame of ${length} bytes exceeds the maximum`);
@@ -142,10 +162,8 @@ export class FrameReader {
       this.onFrame(type, flags, streamId, buf.subarray(offset + frameHeaderLength, end));
       offset = end;
     }
-    if (offset < buf.length) {
-      buf = buf.subarray(offset);
-      this.pending = Buffer.from(buf);
-    }
+    if (offset < buf.length) this.pending = Buffer.from(buf.subarray(offset));
+    return false;
   }
 }
 

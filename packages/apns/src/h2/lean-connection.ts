@@ -44,6 +44,12 @@ import { SendFlow } from './send-flow.ts';
 const connectionReceiveWindow = 1 << 20;
 const pingTimeoutMs = 10_000;
 
+/**
+ * How long one read of answers may run before the rest waits for the next event loop turn:
+ * measured in the fairness benchmark (BENCHMARKS.md), a burst of a large campaign's answers
+ * otherwise holds the loop for tens of milliseconds while another app's notification waits.
+ */
+const defaultReadTurnMs = 2;
 const protocolError = (message: string) => new ConnectionError(ErrorCode.protocolError, message);
 
 /**
@@ -134,6 +140,8 @@ export class LeanConnection implements ApnsStreamConnection {
     this.socketClosed = new Promise((resolve) =>
       this.socket.once('close', () => {
         clearInterval(this.sweepTimer);
+        // Answers read before the close but left for a later turn still count.
+        if (!this.dead) this.guard(() => this.reader.resume());
         this.noteServerClose();
         this.markClosed('closed');
         const credentials = this.closeDetail.credentials;
@@ -263,7 +271,32 @@ export class LeanConnection implements ApnsStreamConnection {
   private onData(chunk: Buffer): void {
     if (this.dead) return;
     this.lastActivity = Date.now();
-    this.guard(() => this.reader.push(chunk));
+    const until = this.turnBudget();
+    this.guard(() => {
+      if (this.reader.push(chunk, until)) this.yieldTurn();
+    });
+  }
+
+  private turnBudget(): () => boolean {
+    const end = performance.now() + (this.options.readTurnMs ?? defaultReadTurnMs);
+    return () => performance.now() >= end;
+  }
+
+  /**
+   * A read that holds more answers than one turn of the event loop should take: the rest waits
+   * for the next turn with the socket paused, so other connections, Redis replies and timers
+   * (another app's single notification) are not kept waiting behind one large burst.
+   */
+  private yieldTurn(): void {
+    this.socket.pause();
+    setImmediate(() => {
+      if (this.dead) return;
+      const until = this.turnBudget();
+      this.guard(() => {
+        if (this.reader.resume(until)) this.yieldTurn();
+        else this.socket.resume();
+      });
+    });
   }
 
   private onConnectionError(err: unknown): void {
