@@ -2,7 +2,8 @@
 // e2e: [--workers 1,2] [--sinks sim,nginx] [--worker-transport lean|node-http2|node-apn] [--profile DIR]
 // e2e --rtt MS: one worker at 0 ms and at MS, and the bare node-apn loop at MS, side by side
 // latency --rtt MS: single notifications at 500/s with every APNs answer MS late
-// fairness [--count N] [--rate R]: app B's singles at R/s (50) while app A drains N tokens (200,000)
+// fairness [--count N] [--rate R] [--sink-nice N]: app B's singles at R/s (50) while app A drains N
+//   tokens (200,000); A's simulator runs at nice N (19: it stands in for APNs on other machines)
 // broadcast: 1,000 channels × 10 updates through the API to APNs receipt (bench/scenarios/broadcast.ts)
 
 import { execFileSync } from 'node:child_process';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'worker-transport': { type: 'string' },
     rtt: { type: 'string' },
     rate: { type: 'string' },
+    'sink-nice': { type: 'string' },
   },
 });
 const wants = (name: string) => values.scenario === name || values.scenario === 'all';
@@ -116,7 +118,12 @@ if (!values.quick && wants('latency')) {
 }
 
 if (!values.quick && wants('fairness')) {
-  report.fairness = await fairnessScenario(Number(values.count ?? 200_000), Number(values.rate ?? 50), log);
+  report.fairness = await fairnessScenario(
+    Number(values.count ?? 200_000),
+    Number(values.rate ?? 50),
+    Number(values['sink-nice'] ?? 19),
+    log,
+  );
 }
 
 mkdirSync(`${repoRoot}/bench/results`, { recursive: true });
