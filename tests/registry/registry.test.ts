@@ -60,7 +60,7 @@ test('an app through its life: create, read, list, update, rotate, disable, enab
   assert.match(app.credentials?.fingerprint ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   assert.deepEqual(await registry.get('news'), app);
 
-  const listed = await registry.list();
+  const listed = (await registry.page({ limit: 100, visible: () => true })).items;
   assert.deepEqual(
     listed.map((a) => [a.id, a.source]),
     [
@@ -254,7 +254,7 @@ test('without a key-encryption key, storing credentials or a webhook secret is r
   assert.equal(await redis.exists(registryKeys.apps(prefix), registryKeys.version(prefix)), 0);
   // Reads still work: the config app is listed.
   assert.deepEqual(
-    (await registry.list()).map((a) => a.id),
+    (await registry.page({ limit: 100, visible: () => true })).items.map((a) => a.id),
     ['shop'],
   );
 });
@@ -275,7 +275,7 @@ test('at rest and in every view: no PEM, no key material, no passphrase, no webh
     await registry.put('pem-app', { bundleId: 'com.example.pem', credentials: pem }),
     await registry.put('p12-app', { bundleId: 'com.example.p12', credentials: p12.upload }),
   ];
-  views.push({ app: (await registry.list())[0]!, warnings: [] });
+  views.push({ app: (await registry.page({ limit: 1, visible: () => true })).items[0]!, warnings: [] });
   const atRest = await dumpPrefix(redis, prefix);
   assert.ok(atRest.includes(registryKeys.secrets(prefix)), 'the dump covers the sealed credentials');
   const shown = JSON.stringify(views);
@@ -298,4 +298,40 @@ test('at rest and in every view: no PEM, no key material, no passphrase, no webh
   }
   assert.ok(!shown.includes('pw-in-url'), 'a URL password is hidden in views');
   assert.equal(views[0]!.app.settings.feedback?.webhook?.secret, '[redacted]');
+});
+
+test('apps are listed a page at a time, by id, only those the caller may see; a page reads only its own records', async () => {
+  const prefix = freshPrefix();
+  const registry = newRegistry(redis, prefix, config, newKek());
+  const ids = ['a1', 'a2', 'a3', 'b1', 'b2', 'c1', 'c2'];
+  const credentials = tokenUpload();
+  for (const id of ids) await registry.put(id, { bundleId: `com.example.${id}`, credentials });
+  const all = [...ids, 'shop'].sort();
+  const walk = async (limit: number, visible: (id: string) => boolean) => {
+    const seen: string[][] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await registry.page({ after, limit, visible });
+      seen.push(page.items.map((a) => a.id));
+      if (page.next === null) return seen;
+      assert.equal(page.next, page.items.at(-1)?.id);
+      after = page.next;
+    }
+  };
+  assert.deepEqual(await walk(3, () => true), [all.slice(0, 3), all.slice(3, 6), all.slice(6)]);
+  assert.deepEqual(await walk(8, () => true), [all]);
+  assert.deepEqual(await walk(2, (id) => id.startsWith('b') || id === 'shop'), [['b1', 'b2'], ['shop']]);
+  assert.deepEqual(await walk(5, () => false), [[]]);
+
+  // A record outside the page that could not even be parsed does not stop the page being read.
+  await redis.hset(registryKeys.apps(prefix), 'zz-broken', '{not json');
+  const first = await registry.page({ limit: 2, visible: () => true });
+  assert.deepEqual(
+    first.items.map((a) => [a.id, a.source]),
+    [
+      ['a1', 'registry'],
+      ['a2', 'registry'],
+    ],
+  );
+  assert.equal(first.next, 'a2');
 });

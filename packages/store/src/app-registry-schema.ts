@@ -153,6 +153,12 @@ export interface AppView {
   credentials: CredentialInfo | null;
 }
 
+/** A page of `GET /v1/apps`: `next` is the id to list after for the next page, or null at the end. */
+export interface AppPage {
+  items: AppView[];
+  next: string | null;
+}
+
 /** What a write answers: the app as it is now, and warnings about its credentials. */
 export interface AppWriteResult {
   app: AppView;

@@ -124,11 +124,12 @@ export function registerAppRoutes(api: FastifyInstance, ctx: RouteContext): void
     async (request) => {
       const { after, limit } = appListQuery.parse(request.query);
       const scope = request.principal?.apps ?? [];
-      const visible = (await ctx.apps.list()).filter(
-        (app) => (scope.includes('*') || scope.includes(app.id)) && (after === undefined || app.id > after),
-      );
-      const items = visible.slice(0, limit);
-      return { items: items.map(present), next: visible.length > limit ? items.at(-1)!.id : null };
+      const page = await ctx.apps.page({
+        after,
+        limit,
+        visible: (id) => scope.includes('*') || scope.includes(id),
+      });
+      return { items: page.items.map(present), next: page.next };
     },
   );
 
