@@ -62,6 +62,10 @@ interface RequestOptions {
 
 const retryable = new Set([429, 503]);
 
+/** An answer worth asking again for: rate limited, the store unavailable, or no answer at all. */
+const isTransient = (err: unknown) =>
+  (err instanceof PushfleetApiError && retryable.has(err.status)) || err instanceof TypeError;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -228,7 +232,10 @@ export class PushfleetClient {
     return this.request('DELETE', `${this.app(app)}/campaigns/${encodeURIComponent(id)}`);
   }
 
-  /** Polls until the campaign is done or cancelled; `onProgress` sees every status read. */
+  /**
+   * Polls until the campaign is done or cancelled; `onProgress` sees every status read. A 429, a
+   * 503 (the store failing over) or a dropped connection does not end the wait, only `timeoutMs`.
+   */
   async waitForCampaign(
     app: string,
     id: string,
@@ -239,11 +246,22 @@ export class PushfleetClient {
     } = {},
   ): Promise<CampaignStatus> {
     const deadline = Date.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
+    let last = 'unknown';
     for (;;) {
-      const status = await this.getCampaign(app, id);
-      options.onProgress?.(status);
-      if (status.state === 'done' || status.state === 'cancelled') return status;
-      if (Date.now() > deadline) throw new Error(`campaign ${id} not finished in time (${status.state})`);
+      let status: CampaignStatus | undefined;
+      try {
+        status = await this.getCampaign(app, id);
+      } catch (err) {
+        // A store briefly unavailable (a Redis failover outlasting the request's retries) or a
+        // dropped connection says nothing about the campaign: keep waiting until the deadline.
+        if (!isTransient(err) || Date.now() > deadline) throw err;
+      }
+      if (status) {
+        options.onProgress?.(status);
+        if (status.state === 'done' || status.state === 'cancelled') return status;
+        last = status.state;
+      }
+      if (Date.now() > deadline) throw new Error(`campaign ${id} not finished in time (${last})`);
       await sleep(options.intervalMs ?? 500);
     }
   }

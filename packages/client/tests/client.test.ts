@@ -79,3 +79,58 @@ test('retries 429 and 503 with backoff (honouring Retry-After) under one idempot
   });
   await assert.rejects(giveUp.getCampaign('demo', 'c'), (err: PushfleetApiError) => err.status === 503);
 });
+
+test('waitForCampaign waits through a store that is unavailable for longer than one request retries, and through dropped connections', async () => {
+  const answers: (number | 'drop')[] = [503, 503, 503, 'drop', 503, 503, 503, 503, 200, 503, 200];
+  const states = ['running', 'done'];
+  const fake: typeof fetch = async () => {
+    const next = answers.shift();
+    if (next === 'drop') throw new TypeError('fetch failed');
+    if (next === 503) {
+      return new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'failover' }), {
+        status: 503,
+      });
+    }
+    return new Response(JSON.stringify({ id: 'c1', state: states.shift() }), { status: 200 });
+  };
+  const polling = new PushfleetClient({ baseUrl: 'http://x', fetch: fake, maxAttempts: 2, retryBaseMs: 1 });
+  const seen: string[] = [];
+  const final = await polling.waitForCampaign('demo', 'c1', {
+    intervalMs: 1,
+    timeoutMs: 10_000,
+    onProgress: (s) => seen.push(s.state),
+  });
+  assert.equal(final.state, 'done');
+  assert.deepEqual(seen, ['running', 'done']);
+  assert.equal(answers.length, 0);
+
+  // Not transient: an unknown campaign ends the wait at once.
+  let calls = 0;
+  const missing = new PushfleetClient({
+    baseUrl: 'http://x',
+    retryBaseMs: 1,
+    fetch: async () => {
+      calls++;
+      return new Response(JSON.stringify({ code: 'PF_ERR_NOT_FOUND', message: 'no such campaign' }), {
+        status: 404,
+      });
+    },
+  });
+  await assert.rejects(
+    missing.waitForCampaign('demo', 'nope', { intervalMs: 1, timeoutMs: 10_000 }),
+    (err: PushfleetApiError) => err.status === 404,
+  );
+  assert.equal(calls, 1);
+
+  // Unavailable past the deadline: the last error, not a wait without end.
+  const down = new PushfleetClient({
+    baseUrl: 'http://x',
+    maxAttempts: 1,
+    fetch: async () =>
+      new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'down' }), { status: 503 }),
+  });
+  await assert.rejects(
+    down.waitForCampaign('demo', 'c1', { intervalMs: 5, timeoutMs: 100 }),
+    (err: PushfleetApiError) => err.code === 'PF_ERR_REDIS_UNAVAILABLE',
+  );
+});
