@@ -90,10 +90,31 @@ test(`chaos: ${campaignSize}-token campaign + single notifications through worke
   );
   const singles: { id: string; tokens: string[] }[] = [];
   let sending = true;
+  // A producer as it should be written: when the SDK's own retries run out in an outage (a 503,
+  // or its earlier attempt's key still in progress after a Redis restart), it asks again later
+  // under the same Idempotency-Key, so a request accepted meanwhile is answered, not sent twice.
+  let gaveUpThenRetried = 0;
+  const sendOnce = async (tokens: string[]) => {
+    const idempotencyKey = randomUUID();
+    for (;;) {
+      try {
+        return await client.sendNotification(
+          app,
+          { tokens, notification: { alert: 'single' } },
+          { idempotencyKey },
+        );
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== 'PF_ERR_REDIS_UNAVAILABLE' && code !== 'PF_ERR_IDEMPOTENCY_IN_PROGRESS') throw err;
+        gaveUpThenRetried++;
+        await sleep(1000);
+      }
+    }
+  };
   const singleSender = (async () => {
     while (sending) {
       const tokens = randomDeviceTokens(5);
-      const sent = await client.sendNotification(app, { tokens, notification: { alert: 'single' } });
+      const sent = await sendOnce(tokens);
       singles.push({ id: sent.id, tokens });
       await sleep(150);
     }
@@ -170,6 +191,7 @@ test(`chaos: ${campaignSize}-token campaign + single notifications through worke
   report('chaos', {
     tokens: campaignSize,
     singles: singles.length,
+    singlesAskedAgainAfterAnOutage: gaveUpThenRetried,
     seconds: Number(seconds.toFixed(1)),
     duplicates,
     bound,

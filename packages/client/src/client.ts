@@ -153,6 +153,12 @@ export class PushfleetClient {
       } catch {
         parsed = undefined; // a proxy's HTML error page: fall back to the status line
       }
+      // Our own earlier attempt under the same Idempotency-Key has not finished (its answer was
+      // lost, e.g. in a Redis restart): ask again later, it will be replayed or the key freed.
+      if (parsed?.code === 'PF_ERR_IDEMPOTENCY_IN_PROGRESS' && attempt + 1 < attempts) {
+        await sleep(this.delayFor(attempt, response));
+        continue;
+      }
       throw new PushfleetApiError(
         response.status,
         parsed ?? { code: `HTTP_${response.status}`, message: response.statusText },

@@ -134,3 +134,41 @@ test('waitForCampaign waits through a store that is unavailable for longer than 
     (err: PushfleetApiError) => err.code === 'PF_ERR_REDIS_UNAVAILABLE',
   );
 });
+
+test('an Idempotency-Key still in progress (our own lost attempt) is asked again under the same key; other 409s are not', async () => {
+  const keys: (string | null)[] = [];
+  const answers = [409, 409, 202];
+  const fake: typeof fetch = async (_url, init) => {
+    keys.push(new Headers(init?.headers).get('idempotency-key'));
+    const status = answers.shift()!;
+    const body =
+      status === 202
+        ? { id: 'x', accepted: 1 }
+        : { code: 'PF_ERR_IDEMPOTENCY_IN_PROGRESS', message: 'still in progress; retry later' };
+    return new Response(JSON.stringify(body), { status });
+  };
+  const retrying = new PushfleetClient({ baseUrl: 'http://x', fetch: fake, retryBaseMs: 1 });
+  assert.deepEqual(await retrying.sendNotification('demo', { tokens: [token(1)], notification: {} }), {
+    id: 'x',
+    accepted: 1,
+  });
+  assert.equal(keys.length, 3);
+  assert.equal(new Set(keys).size, 1, 'the same key on every attempt');
+
+  let calls = 0;
+  const conflict = new PushfleetClient({
+    baseUrl: 'http://x',
+    retryBaseMs: 1,
+    fetch: async () => {
+      calls++;
+      return new Response(JSON.stringify({ code: 'PF_ERR_APP_HAS_WORK', message: 'drain first' }), {
+        status: 409,
+      });
+    },
+  });
+  await assert.rejects(
+    conflict.apps.delete('shop'),
+    (err: PushfleetApiError) => err.code === 'PF_ERR_APP_HAS_WORK',
+  );
+  assert.equal(calls, 1);
+});
