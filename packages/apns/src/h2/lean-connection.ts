@@ -271,31 +271,24 @@ export class LeanConnection implements ApnsStreamConnection {
   private onData(chunk: Buffer): void {
     if (this.dead) return;
     this.lastActivity = Date.now();
-    const until = this.turnBudget();
-    this.guard(() => {
-      if (this.reader.push(chunk, until)) this.yieldTurn();
-    });
-  }
-
-  private turnBudget(): () => boolean {
-    const end = performance.now() + (this.options.readTurnMs ?? defaultReadTurnMs);
-    return () => performance.now() >= end;
+    this.readTurn((until) => this.reader.push(chunk, until));
   }
 
   /**
-   * A read that holds more answers than one turn of the event loop should take: the rest waits
-   * for the next turn with the socket paused, so other connections, Redis replies and timers
-   * (another app's single notification) are not kept waiting behind one large burst.
+   * Reads answers for at most `readTurnMs` of this event loop turn. A read that holds more (a
+   * campaign's burst) leaves the rest for the next turn with the socket paused, so other
+   * connections, Redis replies and timers (another app's single notification) are not kept
+   * waiting behind the whole burst.
    */
-  private yieldTurn(): void {
-    this.socket.pause();
-    setImmediate(() => {
-      if (this.dead) return;
-      const until = this.turnBudget();
-      this.guard(() => {
-        if (this.reader.resume(until)) this.yieldTurn();
-        else this.socket.resume();
-      });
+  private readTurn(read: (until: () => boolean) => boolean): void {
+    const end = performance.now() + (this.options.readTurnMs ?? defaultReadTurnMs);
+    this.guard(() => {
+      if (read(() => performance.now() >= end)) {
+        this.socket.pause();
+        setImmediate(() => {
+          if (!this.dead) this.readTurn((until) => this.reader.resume(until));
+        });
+      } else if (this.socket.isPaused()) this.socket.resume();
     });
   }
 
