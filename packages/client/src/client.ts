@@ -39,7 +39,10 @@ export interface ClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <apiKey>`. */
   apiKey?: string | undefined;
-  /** Attempts on 429 / 503 / network errors, including the first (default 5). */
+  /**
+   * Attempts on 429 / 503 / network errors and on our own Idempotency-Key still in progress,
+   * including the first (default 5).
+   */
   maxAttempts?: number | undefined;
   /** Backoff base (default 200 ms): base · 2^n with full jitter, or the server's Retry-After. */
   retryBaseMs?: number | undefined;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestApi, type TestApi, token } from '../../../apps/api/tests/helpers.ts';
-import { type PushfleetApiError, PushfleetClient } from '../src/index.ts';
+import { type ClientOptions, type PushfleetApiError, PushfleetClient } from '../src/index.ts';
 
 let t: TestApi;
 let client: PushfleetClient;
@@ -51,6 +51,25 @@ test('every endpoint, typed: devices, notifications, campaigns (streamed upload)
   );
 });
 
+/** An error answer as the API sends it. */
+const apiError = (status: number, code: string) =>
+  new Response(JSON.stringify({ code, message: code }), { status });
+
+/** A client whose every request gets the same error answer; `counter.calls` counts the requests. */
+function alwaysAnswering(status: number, code: string, options: Partial<ClientOptions> = {}) {
+  const counter = { calls: 0 };
+  const client = new PushfleetClient({
+    baseUrl: 'http://x',
+    retryBaseMs: 1,
+    ...options,
+    fetch: async () => {
+      counter.calls++;
+      return apiError(status, code);
+    },
+  });
+  return { client, counter };
+}
+
 test('retries 429 and 503 with backoff (honouring Retry-After) under one idempotency key', async () => {
   const seen: { status: number; key: string | null }[] = [];
   const answers = [503, 429, 202];
@@ -70,13 +89,7 @@ test('retries 429 and 503 with backoff (honouring Retry-After) under one idempot
   assert.equal(seen.length, 3);
   assert.equal(new Set(seen.map((s) => s.key)).size, 1, 'the same key on every attempt');
 
-  const giveUp = new PushfleetClient({
-    baseUrl: 'http://x',
-    maxAttempts: 2,
-    retryBaseMs: 1,
-    fetch: async () =>
-      new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'x' }), { status: 503 }),
-  });
+  const giveUp = alwaysAnswering(503, 'PF_ERR_REDIS_UNAVAILABLE', { maxAttempts: 2 }).client;
   await assert.rejects(giveUp.getCampaign('demo', 'c'), (err: PushfleetApiError) => err.status === 503);
 });
 
@@ -86,11 +99,7 @@ test('waitForCampaign waits through a store that is unavailable for longer than 
   const fake: typeof fetch = async () => {
     const next = answers.shift();
     if (next === 'drop') throw new TypeError('fetch failed');
-    if (next === 503) {
-      return new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'failover' }), {
-        status: 503,
-      });
-    }
+    if (next === 503) return apiError(503, 'PF_ERR_REDIS_UNAVAILABLE');
     return new Response(JSON.stringify({ id: 'c1', state: states.shift() }), { status: 200 });
   };
   const polling = new PushfleetClient({ baseUrl: 'http://x', fetch: fake, maxAttempts: 2, retryBaseMs: 1 });
@@ -105,30 +114,15 @@ test('waitForCampaign waits through a store that is unavailable for longer than 
   assert.equal(answers.length, 0);
 
   // Not transient: an unknown campaign ends the wait at once.
-  let calls = 0;
-  const missing = new PushfleetClient({
-    baseUrl: 'http://x',
-    retryBaseMs: 1,
-    fetch: async () => {
-      calls++;
-      return new Response(JSON.stringify({ code: 'PF_ERR_NOT_FOUND', message: 'no such campaign' }), {
-        status: 404,
-      });
-    },
-  });
+  const missing = alwaysAnswering(404, 'PF_ERR_NOT_FOUND');
   await assert.rejects(
-    missing.waitForCampaign('demo', 'nope', { intervalMs: 1, timeoutMs: 10_000 }),
+    missing.client.waitForCampaign('demo', 'nope', { intervalMs: 1, timeoutMs: 10_000 }),
     (err: PushfleetApiError) => err.status === 404,
   );
-  assert.equal(calls, 1);
+  assert.equal(missing.counter.calls, 1);
 
   // Unavailable past the deadline: the last error, not a wait without end.
-  const down = new PushfleetClient({
-    baseUrl: 'http://x',
-    maxAttempts: 1,
-    fetch: async () =>
-      new Response(JSON.stringify({ code: 'PF_ERR_REDIS_UNAVAILABLE', message: 'down' }), { status: 503 }),
-  });
+  const down = alwaysAnswering(503, 'PF_ERR_REDIS_UNAVAILABLE', { maxAttempts: 1 }).client;
   await assert.rejects(
     down.waitForCampaign('demo', 'c1', { intervalMs: 5, timeoutMs: 100 }),
     (err: PushfleetApiError) => err.code === 'PF_ERR_REDIS_UNAVAILABLE',
@@ -141,11 +135,9 @@ test('an Idempotency-Key still in progress (our own lost attempt) is asked again
   const fake: typeof fetch = async (_url, init) => {
     keys.push(new Headers(init?.headers).get('idempotency-key'));
     const status = answers.shift()!;
-    const body =
-      status === 202
-        ? { id: 'x', accepted: 1 }
-        : { code: 'PF_ERR_IDEMPOTENCY_IN_PROGRESS', message: 'still in progress; retry later' };
-    return new Response(JSON.stringify(body), { status });
+    return status === 202
+      ? new Response(JSON.stringify({ id: 'x', accepted: 1 }), { status })
+      : apiError(status, 'PF_ERR_IDEMPOTENCY_IN_PROGRESS');
   };
   const retrying = new PushfleetClient({ baseUrl: 'http://x', fetch: fake, retryBaseMs: 1 });
   assert.deepEqual(await retrying.sendNotification('demo', { tokens: [token(1)], notification: {} }), {
@@ -155,20 +147,10 @@ test('an Idempotency-Key still in progress (our own lost attempt) is asked again
   assert.equal(keys.length, 3);
   assert.equal(new Set(keys).size, 1, 'the same key on every attempt');
 
-  let calls = 0;
-  const conflict = new PushfleetClient({
-    baseUrl: 'http://x',
-    retryBaseMs: 1,
-    fetch: async () => {
-      calls++;
-      return new Response(JSON.stringify({ code: 'PF_ERR_APP_HAS_WORK', message: 'drain first' }), {
-        status: 409,
-      });
-    },
-  });
+  const conflict = alwaysAnswering(409, 'PF_ERR_APP_HAS_WORK');
   await assert.rejects(
-    conflict.apps.delete('shop'),
+    conflict.client.apps.delete('shop'),
     (err: PushfleetApiError) => err.code === 'PF_ERR_APP_HAS_WORK',
   );
-  assert.equal(calls, 1);
+  assert.equal(conflict.counter.calls, 1);
 });
