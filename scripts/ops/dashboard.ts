@@ -180,14 +180,17 @@ export const rows: Row[] = [
         unit: 'short',
         targets: [
           q(
-            'sum by (queue) (max by (queue, state) (bullmq_job_count{queue=~"deliver-.*", state=~"waiting|prioritized"}))',
+            'sum by (queue) (max by (queue, state) (bullmq_job_count{queue=~"(deliver|express)-.*", state=~"waiting|prioritized"}))',
             '{{queue}} waiting',
           ),
           q(
-            'max by (queue) (bullmq_job_count{queue=~"deliver-.*", state="delayed"})',
+            'max by (queue) (bullmq_job_count{queue=~"(deliver|express)-.*", state="delayed"})',
             '{{queue}} delayed (retries)',
           ),
-          q('max by (queue) (bullmq_job_count{queue=~"deliver-.*", state="active"})', '{{queue}} active'),
+          q(
+            'max by (queue) (bullmq_job_count{queue=~"(deliver|express)-.*", state="active"})',
+            '{{queue}} active',
+          ),
         ],
       },
       {

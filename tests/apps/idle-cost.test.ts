@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Stack, type StartedRedis, stackApi, startRedis, startStack, waitFor } from '@pushfleet/testkit';
+import {
+  repoRoot,
+  type Stack,
+  type StartedRedis,
+  stackApi,
+  startRedis,
+  startStack,
+  waitFor,
+} from '@pushfleet/testkit';
 import { Redis } from 'ioredis';
 
 /**
@@ -11,6 +20,8 @@ import { Redis } from 'ioredis';
  * connections and commands, its memory and its APNs connections must not grow with the apps.
  * Targets (issue 15): ≤ 10 Redis connections, ≤ 50 commands/s, RSS ≤ 150 MB, no APNs connection.
  * Then one app gets work: the worker attaches to it, delivers, and detaches once it is idle.
+ * The worker runs the bundle, as production does (from the TypeScript sources its express thread
+ * would load and compile them again, about 50 MB that no deployment carries).
  */
 const appCount = Number(process.env.PF_IDLE_APPS ?? 1000);
 let server: StartedRedis;
@@ -18,6 +29,7 @@ let stack: Stack;
 let redis: Redis;
 
 before(async () => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'ignore' });
   server = await startRedis();
   redis = new Redis(server.url);
   stack = await startStack({
@@ -43,7 +55,7 @@ test(`one idle worker with ${appCount} apps: flat Redis connections and commands
   timeout: 120_000,
 }, async () => {
   const before = await clients();
-  const worker = await stack.spawn('worker');
+  const worker = await stack.spawn('worker', { compiled: true });
   await sleep(3000); // past start-up
   const connections = (await clients()) - before;
   const c0 = await commands();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appQueueName, appQueuePrefix } from '@pushfleet/queue';
+import { appQueueNames, appQueuePrefix } from '@pushfleet/queue';
 import { Queue } from 'bullmq';
 import {
   accepted,
@@ -119,9 +119,11 @@ test('cancel: a cancel stopped at every Redis call, repeated by the client: ever
           `${where}: every cancelled token is in the report`,
         );
         // Whatever jobs remain, run them now: they must send nothing and change no count.
-        const queue = new Queue(appQueueName, { connection: r.clean, prefix: appQueuePrefix(r.prefix, app) });
-        await queue.promoteJobs();
-        await queue.close();
+        for (const name of appQueueNames) {
+          const queue = new Queue(name, { connection: r.clean, prefix: appQueuePrefix(r.prefix, app) });
+          await queue.promoteJobs();
+          await queue.close();
+        }
         await resumeFleet(r, [id]);
         assert.equal(r.transport.sends.size, 0, `${where}: nothing sent`);
         assert.deepEqual(await recordOf(r, id), rec, `${where}: counts unchanged`);

@@ -3,11 +3,12 @@ import { configSchema } from '@pushfleet/config';
 import type { DeliverJobData, FanoutJobData, PushTransport, SendResult } from '@pushfleet/core';
 import {
   AppQueues,
-  appQueueName,
+  appQueueNames,
   appQueuePrefix,
   backoffStrategy,
   createRedis,
   DirectProducer,
+  pendingWork,
   settleFailedJob,
 } from '@pushfleet/queue';
 import { appSpace, DeviceRegistry, FleetRateLimiter, Ledger, ledgerKeys } from '@pushfleet/store';
@@ -136,24 +137,35 @@ export async function runVictimWorker(
   const faults = interceptRedis(conn);
   const deps = workerDeps(r, faults.redis, r.transport, fanoutTuning);
   const processor = jobProcessor(deps);
-  const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, null, {
-    connection: faults.redis,
-    prefix: appQueuePrefix(r.prefix, app),
-    lockDuration: workerSettings.lockDurationMs,
-    autorun: false,
-    skipStalledCheck: true,
-    skipLockRenewal: true,
-    settings: { backoffStrategy },
-  });
-  await worker.waitUntilReady();
-  await deps.queues.queue(app).waitUntilReady();
+  // Both of the app's queues, taken from in a fixed order (deliver first, then express).
+  const workers = appQueueNames.map(
+    (name) =>
+      new Worker<DeliverJobData | FanoutJobData>(name, null, {
+        connection: faults.redis,
+        prefix: appQueuePrefix(r.prefix, app),
+        lockDuration: workerSettings.lockDurationMs,
+        autorun: false,
+        skipStalledCheck: true,
+        skipLockRenewal: true,
+        settings: { backoffStrategy },
+      }),
+  );
+  for (const worker of workers) await worker.waitUntilReady();
+  for (const queue of deps.queues.appQueues(app)) await queue.waitUntilReady();
   if (plan) faults.arm(plan);
   const start = faults.calls;
   const lockToken = randomUUID();
+  const nextJob = async () => {
+    for (const worker of workers) {
+      const job = await worker.getNextJob(lockToken, { block: false });
+      if (job) return job;
+    }
+    return undefined;
+  };
   for (let guard = 0; guard < 500 && !faults.dead; guard++) {
-    let job: Awaited<ReturnType<typeof worker.getNextJob>> | undefined;
+    let job: Awaited<ReturnType<typeof nextJob>>;
     try {
-      job = await worker.getNextJob(lockToken, { block: false });
+      job = await nextJob();
     } catch {
       continue;
     }
@@ -167,14 +179,18 @@ export async function runVictimWorker(
     }
   }
   const run = { calls: faults.calls - start, trace: faults.trace.slice(start), died: faults.dead };
-  await stopProcess(faults, worker, deps.queues);
+  await stopProcess(faults, workers, deps.queues);
   return run;
 }
 
 /** Ends a "process": its connections go (a dead one's work stays as Redis has it). */
-export async function stopProcess(faults: RedisFaults, worker?: Worker, queues?: AppQueues): Promise<void> {
+export async function stopProcess(
+  faults: RedisFaults,
+  workers: Worker[] = [],
+  queues?: AppQueues,
+): Promise<void> {
   faults.disconnect();
-  void worker?.close(true).catch(() => undefined);
+  for (const worker of workers) void worker.close(true).catch(() => undefined);
   void queues?.close().catch(() => undefined);
 }
 
@@ -192,23 +208,27 @@ export async function resumeFleet(
   const conn = createRedis(r.url, 'worker');
   await conn.connect();
   const deps = workerDeps(r, conn, r.transport, fanoutTuning);
-  const [worker] = startAppWorkers([app], deps);
-  const queue = new Queue(appQueueName, { connection: conn, prefix: appQueuePrefix(r.prefix, app) });
+  const workers = startAppWorkers([app], deps);
+  const queues = appQueueNames.map(
+    (name) => new Queue(name, { connection: conn, prefix: appQueuePrefix(r.prefix, app) }),
+  );
   try {
     await waitFor(
-      'every record finished and the queue empty',
+      'every record finished and the queues empty',
       async () => {
-        const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');
-        if (Object.values(counts).some((n) => n > 0)) return false;
+        const work = await pendingWork(queues);
+        if (work.ready + work.active + work.delayed > 0) return false;
         const states = await Promise.all(ids.map((id) => finished(r, id)));
         return states.every(Boolean);
       },
       { timeoutMs, intervalMs: 50 },
     );
   } finally {
-    await worker!.close();
-    for (const job of await queue.getFailed()) await settleFailedJob(r.ledger, job);
-    await queue.close();
+    await Promise.all(workers.map((w) => w.close()));
+    for (const queue of queues) {
+      for (const job of await queue.getFailed()) await settleFailedJob(r.ledger, job);
+      await queue.close();
+    }
     await deps.queues.close();
     conn.disconnect();
   }

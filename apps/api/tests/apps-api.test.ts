@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { pendingWork } from '@pushfleet/queue';
 import { createLogger } from '@pushfleet/telemetry';
 import { type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
 import type { InjectOptions } from 'fastify';
 import { hashApiKeySha256 } from '../src/auth.ts';
 import { certificateUpload, p12Upload, rsaTokenUpload, secretsOf, tokenUpload } from './credentials.ts';
-import { startTestApi, type TestApi, token } from './helpers.ts';
+import { emptyAppQueues, startTestApi, type TestApi, token } from './helpers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are walked untyped
 type Json = Record<string, any>;
@@ -229,7 +230,7 @@ test('the send routes serve registry apps: this api at once (read-your-writes), 
     assert.equal((await send('live')).status, 202);
 
     // Delete needs an empty queue: drop the accepted jobs (no worker runs here).
-    await t.queues.queue('live').obliterate({ force: true });
+    await emptyAppQueues(t.queues, 'live');
     assert.equal((await req({ method: 'DELETE', url: '/v1/apps/live' })).status, 204);
     const unknown = await send('live');
     assert.deepEqual(
@@ -255,7 +256,7 @@ test('DELETE is refused while the app’s queue holds work (waiting or scheduled
   assert.deepEqual([refused.status, refused.body.code], [409, 'PF_ERR_APP_HAS_WORK']);
   assert.equal((await req({ method: 'GET', url: '/v1/apps/busy' })).status, 200, 'still there');
 
-  await t.queues.queue('busy').obliterate({ force: true });
+  await emptyAppQueues(t.queues, 'busy');
   // A send scheduled an hour ahead is work too (a delayed job).
   const later = await req({
     method: 'POST',
@@ -268,11 +269,11 @@ test('DELETE is refused while the app’s queue holds work (waiting or scheduled
     },
   });
   assert.equal(later.status, 202);
-  assert.equal((await t.queues.queue('busy').getJobCounts('delayed')).delayed, 1);
+  assert.equal((await pendingWork(t.queues.appQueues('busy'))).delayed, 1);
   const scheduled = await req({ method: 'DELETE', url: '/v1/apps/busy' });
   assert.deepEqual([scheduled.status, scheduled.body.code], [409, 'PF_ERR_APP_HAS_WORK']);
 
-  await t.queues.queue('busy').obliterate({ force: true });
+  await emptyAppQueues(t.queues, 'busy');
   assert.equal((await req({ method: 'DELETE', url: '/v1/apps/busy' })).status, 204);
 });
 

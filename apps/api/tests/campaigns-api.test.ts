@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DeliverJobData } from '@pushfleet/core';
-import { createRedis } from '@pushfleet/queue';
+import { createRedis, expressQueueName } from '@pushfleet/queue';
 import { appSpace, ledgerKeys } from '@pushfleet/store';
 import { type FakeTransport, type StartedRedis, startRedis, waitFor } from '@pushfleet/testkit';
 import type { Redis } from 'ioredis';
 import { startInProcessWorker } from '../../worker/tests/in-process-worker.ts';
-import { startFakeDelivery, startTestApi, type TestApi, token } from './helpers.ts';
+import { emptyAppQueues, startFakeDelivery, startTestApi, type TestApi, token } from './helpers.ts';
 
 let server: StartedRedis;
 let t: TestApi;
@@ -106,7 +106,8 @@ test('text/plain upload with the spec in a header; single notifications get prio
     url: '/v1/apps/other/notifications',
     payload: { tokens: [token(1)], notification: {} },
   });
-  const [job] = await t.queues.queue('other').getJobs(['prioritized']);
+  // One token: the app's express queue, which workers run on an event loop of its own.
+  const [job] = await t.queues.queue('other', expressQueueName).getJobs(['prioritized']);
   assert.ok(job);
   assert.equal((job.data as DeliverJobData).notificationId, single.json().id);
   assert.equal(job.opts.priority, 1);
@@ -152,7 +153,7 @@ test('scheduled campaign: state scheduled; cancel drops it before any batch', as
 });
 
 test('cancel during a rate-limited fan-out: remaining batches and unexpanded tokens end cancelled', async () => {
-  await t.queues.queue('demo').obliterate({ force: true });
+  await emptyAppQueues(t.queues, 'demo');
   const tokens = Array.from({ length: 20_000 }, (_, i) => token(100_000 + i));
   const res = await upload(ndjson(tokens, { ...spec, ratePerSecond: 2000 }));
   const { campaignId } = res.json() as { campaignId: string };

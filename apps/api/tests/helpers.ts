@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '@pushfleet/config';
-import { AppQueues, createRedis } from '@pushfleet/queue';
+import { AppQueues, createRedis, pendingWork } from '@pushfleet/queue';
 import { openAppDirectory, type RedisAppDirectory } from '@pushfleet/store';
 import { createApiMetrics, createLogger, type Logger } from '@pushfleet/telemetry';
 import { interceptRedis, type RedisFaults, type StartedRedis, startRedis } from '@pushfleet/testkit';
@@ -92,11 +92,10 @@ export async function startTestApi(
     queues,
     faults,
     ...(directory ? { directory } : {}),
+    /** Jobs not finished in both of the app's queues. */
     async queuedJobs(app = 'demo') {
-      const counts = await queues
-        .queue(app)
-        .getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
+      const work = await pendingWork(queues.appQueues(app));
+      return work.ready + work.active + work.delayed;
     },
     async close() {
       await instance.close();
@@ -116,4 +115,9 @@ export const token = (n: number) => n.toString(16).padStart(64, '0');
  */
 export async function startFakeDelivery(redis: Redis, prefix: string, apps = ['demo', 'other']) {
   return startInProcessWorker({ redis, prefix, apps });
+}
+
+/** Drops every job of both of the app's queues (no worker runs in these tests). */
+export async function emptyAppQueues(queues: AppQueues, app: string): Promise<void> {
+  for (const queue of queues.appQueues(app)) await queue.obliterate({ force: true });
 }

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { ChannelClient } from '@pushfleet/apns';
 import { configSchema } from '@pushfleet/config';
 import type { BroadcastDeliverJobData, DeviceDeliverJobData } from '@pushfleet/core';
-import { AppQueues, createRedis } from '@pushfleet/queue';
+import { AppQueues, createRedis, pendingWork } from '@pushfleet/queue';
 import { createApiMetrics, createLogger } from '@pushfleet/telemetry';
 import {
   FakeTransport,
@@ -97,8 +97,10 @@ const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: 
 const channels = '/v1/apps/sports/channels';
 
 async function job<T>(id: string): Promise<T> {
-  const jobs = await queues.queue('sports').getJobs(['prioritized', 'wait', 'delayed']);
-  const found = jobs.find((j) => j.data.notificationId === id);
+  const jobs = await Promise.all(
+    queues.appQueues('sports').map((q) => q.getJobs(['prioritized', 'wait', 'delayed'])),
+  );
+  const found = jobs.flat().find((j) => j.data.notificationId === id);
   assert.ok(found, `a job for ${id}`);
   return found.data as T;
 }
@@ -277,8 +279,7 @@ test('certificate apps: Live Activity pushes are refused with PF_ERR_TOKEN_AUTH_
     notification: { ...update, pushType: 'liveactivity' },
   });
   assert.equal(viaNotifications.json().code, 'PF_ERR_TOKEN_AUTH_REQUIRED');
-  const counts = await queues.queue('legacy').getJobCounts('prioritized', 'wait');
-  assert.equal((counts.prioritized ?? 0) + (counts.wait ?? 0), 0);
+  assert.equal((await pendingWork(queues.appQueues('legacy'))).ready, 0);
 });
 
 test('delivered by the worker (real ledger, scripted APNs): a broadcast ends delivered; ChannelNotRegistered forgets the channel', async () => {

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { type AppQueues, deliverQueueName } from '@pushfleet/queue';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { startTestApi, type TestApi } from './helpers.ts';
+import { emptyAppQueues, startTestApi, type TestApi } from './helpers.ts';
 
 let t: TestApi;
 let api: FastifyInstance;
@@ -55,7 +55,7 @@ test('accepts a valid request: 202 with id and count, one job, status readable',
   assert.equal(status.statusCode, 200);
   assert.equal(status.json().accepted, 2);
   assert.equal(status.json().state, 'queued');
-  await queues.queue('demo').obliterate({ force: true });
+  await emptyAppQueues(queues, 'demo');
   await redis.del(...(await keysUnderPrefix()));
 });
 

@@ -1,9 +1,10 @@
 import type { DeliverJobData, FanoutJobData } from '@pushfleet/core';
 import {
-  appQueueName,
+  appQueueNames,
   appQueuePrefix,
-  appQueueRef,
+  appQueueRefs,
   fleetQueueRef,
+  pendingWork,
   type QueueRef,
   settleFailedJob,
 } from '@pushfleet/queue';
@@ -45,7 +46,7 @@ async function cleanQueues(ctx: SchedulerContext, refs: QueueRef[]): Promise<num
 }
 
 /**
- * Every app's queue, once per run:
+ * Every app's queues, once per run:
  * - jobs BullMQ failed for good whose tokens are not settled yet: the worker that saw them fail
  *   settles them at once, but it may have died first. Settling is idempotent, so every failed job
  *   still kept is simply settled again (cheap: a finished batch is one read);
@@ -62,25 +63,28 @@ async function sweepAppQueues(
   let marked = 0;
   const activity = new ActivityStore(ctx.redis, ctx.prefix);
   for (const app of apps) {
-    const queue = new Queue<DeliverJobData | FanoutJobData>(appQueueName, {
-      connection: ctx.redis,
-      prefix: appQueuePrefix(ctx.prefix, app),
+    const queues = appQueueNames.map((name) => {
+      const queue = new Queue<DeliverJobData | FanoutJobData>(name, {
+        connection: ctx.redis,
+        prefix: appQueuePrefix(ctx.prefix, app),
+      });
+      queue.on('error', (err) => ctx.log.warn({ err, app, queue: name }, 'queue error'));
+      return queue;
     });
-    queue.on('error', (err) => ctx.log.warn({ err, app }, 'queue error'));
     try {
-      for (const job of await queue.getFailed(0, cleanLimit - 1))
-        settled += await settleFailedJob(ledger, job);
-      const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed');
-      if ((counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) > 0) {
+      for (const queue of queues)
+        for (const job of await queue.getFailed(0, cleanLimit - 1))
+          settled += await settleFailedJob(ledger, job);
+      const work = await pendingWork(queues);
+      if (work.ready + work.active > 0) {
         await activity.mark(app, ctx.now(), ctx.now());
         marked++;
-      } else if ((counts.delayed ?? 0) > 0) {
-        const [soonest] = await queue.getDelayed(0, 0);
-        if (soonest) await activity.mark(app, soonest.timestamp + (soonest.delay ?? 0), ctx.now());
+      } else if (work.soonestDueAt !== undefined) {
+        await activity.mark(app, work.soonestDueAt, ctx.now());
         marked++;
       }
     } finally {
-      await queue.close();
+      await Promise.all(queues.map((q) => q.close()));
     }
   }
   return { settled, marked };
@@ -118,7 +122,7 @@ export async function runHousekeeping(ctx: SchedulerContext): Promise<number> {
   // Settle before cleaning: a failed job removed unsettled would leave its tokens without an outcome.
   const { settled } = await sweepAppQueues(ctx, ctx.ledger, apps);
   const jobs = await cleanQueues(ctx, [
-    ...apps.map((app) => appQueueRef(ctx.prefix, app)),
+    ...apps.flatMap((app) => appQueueRefs(ctx.prefix, app)),
     fleetQueueRef(ctx.prefix, webhooksQueueName),
     fleetQueueRef(ctx.prefix, schedulerQueueName),
   ]);

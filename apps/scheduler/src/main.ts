@@ -3,7 +3,7 @@ import { credentialNotAfter } from '@pushfleet/apns';
 import { type AppDirectory, loadConfig } from '@pushfleet/config';
 import { PushfleetError } from '@pushfleet/core';
 import {
-  appQueueRef,
+  appQueueRefs,
   connectRedis,
   createRedis,
   fleetQueuePrefix,
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     registry,
     redis,
     () => [
-      ...directory.ids().map((app) => appQueueRef(prefix, app)),
+      ...directory.ids().flatMap((app) => appQueueRefs(prefix, app)),
       fleetQueueRef(prefix, webhooksQueueName),
     ],
     (err) => log.warn({ err }, 'queue depth metrics: queue error'),

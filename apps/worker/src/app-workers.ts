@@ -9,8 +9,10 @@ import {
   type RetryJob,
 } from '@pushfleet/core';
 import {
+  type AppQueueName,
   type AppQueues,
   appQueueName,
+  appQueueNames,
   appQueuePrefix,
   backoffStrategy,
   type DeliverBase,
@@ -135,13 +137,18 @@ export function jobProcessor(deps: AppWorkerDeps): JobProcessor {
 }
 
 /**
- * The BullMQ Worker of one app's queue, running both kinds of job (deliver batches and fan-outs).
+ * The BullMQ Worker of one of an app's queues (`deliver`: batches and fan-outs; `express`: jobs of one token).
  * A job BullMQ fails for good has its unsettled tokens ended `failed` by the ledger right away
  * (the scheduler's housekeeping sweeps again, in case this process dies first).
  */
-export function startAppWorker(app: string, deps: AppWorkerDeps, processor = jobProcessor(deps)): Worker {
+export function startAppWorker(
+  app: string,
+  deps: AppWorkerDeps,
+  processor = jobProcessor(deps),
+  name: AppQueueName = appQueueName,
+): Worker {
   const w = deps.config.worker;
-  const worker = new Worker<DeliverJobData | FanoutJobData>(appQueueName, processor, {
+  const worker = new Worker<DeliverJobData | FanoutJobData>(name, processor, {
     connection: deps.redis,
     prefix: appQueuePrefix(deps.config.redis.prefix, app),
     concurrency: w.concurrency,
@@ -153,19 +160,19 @@ export function startAppWorker(app: string, deps: AppWorkerDeps, processor = job
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
-    deps.log.error({ err, jobId: job.id, app }, 'job attempt failed');
+    deps.log.error({ err, jobId: job.id, app, queue: name }, 'job attempt failed');
     void settleIfFinal(job, deps).catch((e) =>
       deps.log.error({ err: e, jobId: job.id, app }, 'cannot settle a failed job (the scheduler sweep will)'),
     );
   });
-  worker.on('error', (err) => deps.log.error({ err, app }, 'worker error'));
+  worker.on('error', (err) => deps.log.error({ err, app, queue: name }, 'worker error'));
   return worker;
 }
 
-/** A worker for each of `apps` (tests and tools; the worker process attaches on activity). */
+/** A worker for each queue of each of `apps` (tests and tools; the worker process attaches on activity). */
 export function startAppWorkers(apps: string[], deps: AppWorkerDeps): Worker[] {
   const processor = jobProcessor(deps);
-  return apps.map((app) => startAppWorker(app, deps, processor));
+  return apps.flatMap((app) => appQueueNames.map((name) => startAppWorker(app, deps, processor, name)));
 }
 
 async function settleIfFinal(job: Job<DeliverJobData | FanoutJobData>, deps: AppWorkerDeps): Promise<void> {

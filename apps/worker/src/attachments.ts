@@ -1,3 +1,4 @@
+import { pendingWork } from '@pushfleet/queue';
 import type { ActivityStore } from '@pushfleet/store';
 import type { Logger } from '@pushfleet/telemetry';
 import type { Queue, Worker } from 'bullmq';
@@ -9,10 +10,10 @@ export interface AttachmentDeps {
   subscriber: Redis;
   /** Whether the process serves the app (known and active in the app directory). */
   serves(app: string): boolean;
-  /** Starts the BullMQ worker of an app's queue. */
-  start(app: string): Worker;
-  /** The app's queue, for its job counts. */
-  queue(app: string): Queue;
+  /** Starts the BullMQ workers of an app's queues that this attachment runs. */
+  start(app: string): Worker[];
+  /** All the app's queues, for their job counts (the app is idle only when all are empty). */
+  queues(app: string): Queue[];
   log: Logger;
   /** How often the busy set is read (and idle attachments checked). */
   scanMs: number;
@@ -22,7 +23,7 @@ export interface AttachmentDeps {
 }
 
 interface Attachment {
-  worker: Worker;
+  workers: Worker[];
   /** Last time a job of the app started or ended in this worker. */
   lastActivity: number;
 }
@@ -61,14 +62,16 @@ export class AppAttachments {
 
   private attach(app: string): void {
     if (this.closed || this.attached.has(app) || !this.deps.serves(app)) return;
-    const worker = this.deps.start(app);
-    const attachment: Attachment = { worker, lastActivity: this.now() };
+    const workers = this.deps.start(app);
+    const attachment: Attachment = { workers, lastActivity: this.now() };
     const touch = () => {
       attachment.lastActivity = this.now();
     };
-    worker.on('active', touch);
-    worker.on('completed', touch);
-    worker.on('failed', touch);
+    for (const worker of workers) {
+      worker.on('active', touch);
+      worker.on('completed', touch);
+      worker.on('failed', touch);
+    }
     this.attached.set(app, attachment);
     this.deps.log.debug({ app }, 'attached to the app queue');
   }
@@ -101,14 +104,10 @@ export class AppAttachments {
 
   /** Releases an app whose queue holds nothing ready or running; false while it still has work. */
   private async release(app: string, version: string): Promise<boolean> {
-    const queue = this.deps.queue(app);
-    const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'waiting-children');
-    if ((counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0) > 0) return false;
+    const work = await pendingWork(this.deps.queues(app));
+    if (work.ready + work.active > 0) return false;
     let nextDue: number | undefined;
-    if ((counts.delayed ?? 0) > 0) {
-      const [soonest] = await queue.getDelayed(0, 0);
-      nextDue = soonest ? soonest.timestamp + (soonest.delay ?? 0) : this.now() + this.deps.scanMs;
-    }
+    if (work.delayed > 0) nextDue = work.soonestDueAt ?? this.now() + this.deps.scanMs;
     return this.deps.activity.release(app, version, nextDue);
   }
 
@@ -116,7 +115,7 @@ export class AppAttachments {
     const attachment = this.attached.get(app);
     if (!attachment) return;
     this.attached.delete(app);
-    await attachment.worker.close();
+    await Promise.all(attachment.workers.map((w) => w.close()));
     this.deps.log.debug({ app }, 'detached from the idle app queue');
   }
 
@@ -125,7 +124,7 @@ export class AppAttachments {
     this.closed = true;
     clearInterval(this.timer);
     await this.scanning;
-    await Promise.allSettled([...this.attached.values()].map((a) => a.worker.close()));
+    await Promise.allSettled([...this.attached.values()].flatMap((a) => a.workers.map((w) => w.close())));
     this.attached.clear();
     await this.deps.subscriber.quit().catch(() => this.deps.subscriber.disconnect());
   }

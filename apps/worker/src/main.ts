@@ -1,138 +1,88 @@
+import { isMainThread } from 'node:worker_threads';
 import { loadConfig } from '@pushfleet/config';
-import { AppQueues, connectRedis, createRedis } from '@pushfleet/queue';
+import { appQueueName, appQueueNames } from '@pushfleet/queue';
 import {
-  ActivityStore,
-  DeviceRegistry,
-  FleetRateLimiter,
-  Ledger,
-  loadKeyEncryptionKey,
-  openLoggedAppDirectory,
-  PauseStore,
-} from '@pushfleet/store';
-import {
-  createDeliveryMetrics,
   createLogger,
   enableProcessMetrics,
   exitOnStartupError,
   onShutdownSignal,
   startOpsServer,
 } from '@pushfleet/telemetry';
-import { Registry } from 'prom-client';
-import { type AppWorkerDeps, jobProcessor, startAppWorker } from './app-workers.ts';
-import { AppAttachments } from './attachments.ts';
-import { PauseController } from './pauses.ts';
-import { TransportRegistry } from './transports.ts';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { type ExpressThread, runExpressThread, startExpressThread } from './express-thread.ts';
+import { startLane } from './lane.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger({ name: 'worker', level: config.log.level });
   const registry = new Registry();
   enableProcessMetrics(registry);
-  const redis = createRedis(config.redis, 'worker');
+  let express: ExpressThread | undefined;
+  // One /metrics for the process: the express thread's counters are added to this thread's.
+  const metrics = {
+    contentType: registry.contentType,
+    async metrics() {
+      if (!express) return registry.metrics();
+      const merged = AggregatorRegistry.aggregate([
+        await registry.getMetricsAsJSON(),
+        await express.metrics(),
+      ]);
+      return merged.metrics();
+    },
+  };
+  let ready = async () => false;
   // The ops port first: a second worker on the same host fails here, before it takes any job.
   const ops = await startOpsServer({
     host: config.worker.host,
     port: config.worker.port,
     portField: 'worker.port',
-    registry,
-    ready: async () => (await redis.ping()) === 'PONG',
+    registry: metrics,
+    ready: () => ready(),
   });
-  redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
-  await connectRedis(redis);
-  const prefix = config.redis.prefix;
-  // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
-  // The directory's change channel needs a connection of its own (a subscriber takes no other
-  // commands); ours, so that its errors are logged as JSON like every other connection's.
-  const directorySubscriber = redis.duplicate();
-  directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
-  const directory = await openLoggedAppDirectory({
-    redis,
-    subscriber: directorySubscriber,
-    config,
-    kek: loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env),
-    log,
-  });
-  // The gauges read the transports at scrape time; the transports report into the metrics.
-  let transports: TransportRegistry | undefined;
-  const metrics = createDeliveryMetrics(registry, { inFlight: () => transports?.inFlight() ?? [] });
-  transports = new TransportRegistry(config, directory, metrics, log);
-  const ledger = new Ledger(redis, prefix);
-  const queues = new AppQueues(redis, prefix, (err, app) => log.warn({ err, app }, 'queue error'));
-  const pauses = new PauseController({
-    store: new PauseStore(redis, prefix),
-    metrics,
-    log,
-    pauseMs: config.worker.credentialsPauseMs,
-    // New connections for the probe; in-flight requests finish on the old ones.
-    onPause: (app, environment) => transports.reset(app, environment),
-  });
-  await pauses.start();
-  const activity = new ActivityStore(redis, prefix);
-
-  // Apps with work now: their connections open before the first job, so it is as fast as the rest.
-  const busy = [...(await activity.busy()).keys()].filter((app) => directory.get(app));
-  const warm = busy.flatMap((app) =>
-    (directory.get(app)?.config.environments ?? []).map((environment) => ({ app, environment })),
-  );
-  for (const { app, environment, error } of await transports.warm(3000, warm)) {
-    log.error({ err: error, app, environment }, 'cannot open APNs connections');
-  }
-
-  let closing = false;
-  const deps: AppWorkerDeps = {
-    config,
-    redis,
-    ledger,
-    queues,
-    registry: new DeviceRegistry(redis, prefix),
-    transportFor: (app, environment) => transports.get(app, environment),
-    appConfig: (app) => directory.get(app)?.config,
-    pauses,
-    limiter: new FleetRateLimiter(redis, prefix),
-    metrics,
-    log,
-    closing: () => closing,
-  };
-  const processor = jobProcessor(deps);
-  const subscriber = redis.duplicate();
-  subscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
-  // A BullMQ worker only for apps with work: connections and idle commands follow busy apps.
-  const attachments = new AppAttachments({
-    activity,
-    subscriber,
-    serves: (app) => directory.get(app) !== undefined,
-    start: (app) => startAppWorker(app, deps, processor),
-    queue: (app) => queues.queue(app),
-    log,
-    scanMs: config.worker.activityScanMs,
-    idleMs: config.worker.idleDetachMs,
-  });
-  await attachments.start();
-  log.info({ port: ops.port, apps: directory.ids().length, attached: attachments.apps() }, 'worker ready');
-
-  onShutdownSignal(
-    [
-      // Stop taking jobs and let in-flight batches finish (fan-outs park) before the connections go.
-      {
-        name: 'workers',
-        close: async () => {
-          closing = true;
-          await attachments.close();
-        },
-      },
-      { name: 'pauses', close: async () => pauses.stop() },
-      { name: 'transports', close: () => transports.close() },
-      { name: 'queues', close: () => queues.close() },
-      {
-        name: 'directory',
-        close: () => directory.close().finally(() => directorySubscriber.disconnect()),
-      },
+  // The two lanes start side by side (the thread loads the bundle and connects on its own).
+  const started = Promise.all([
+    startLane({
+      config,
+      log,
+      registry,
+      queues: config.worker.expressThread ? [appQueueName] : appQueueNames,
+    }),
+    config.worker.expressThread
+      ? startExpressThread(new URL(import.meta.url), log, (code) => {
+          // Its jobs are taken over once their locks expire (after the restart, or by another worker).
+          log.fatal({ code }, 'express thread stopped: exiting so that the worker restarts');
+          process.exit(1);
+        })
+      : undefined,
+  ]);
+  // Wired before the lanes are up: a SIGTERM during the start closes them once they are.
+  const parts = started.then(([lane, thread]) => {
+    const [workers, ...rest] = lane.parts;
+    return [
+      // Both lanes stop taking jobs and finish the running ones at once; the express thread then
+      // closes the rest of its lane and ends.
+      { name: 'workers', close: async () => void (await Promise.all([workers!.close(), thread?.close()])) },
+      ...rest,
       { name: 'ops', close: () => ops.close() },
-      { name: 'redis', close: async () => void (await redis.quit()) },
-    ],
-    log,
-    config.worker.shutdownGraceMs,
-  );
+    ];
+  });
+  // A failed start is reported by main's caller; this copy of it is not another failure.
+  parts.catch(() => undefined);
+  onShutdownSignal(parts, log, config.worker.shutdownGraceMs);
+  const [lane, thread] = await started;
+  // Jobs only once both lanes are up: a start that fails (Redis down at the wrong moment) then
+  // exits before this process took any job.
+  await Promise.all([lane.attach(), thread?.attach()]);
+  express = thread;
+  ready = async () => (await lane.ready()) && (thread ? await thread.ready() : true);
+  log.info({ port: ops.port, attached: lane.apps(), expressThread: Boolean(thread) }, 'worker ready');
 }
 
-main().catch((err) => exitOnStartupError('worker', err));
+async function expressThreadMain(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger({ name: 'worker', level: config.log.level }).child({ lane: 'express' });
+  await runExpressThread(config, log);
+}
+
+if (isMainThread) main().catch((err) => exitOnStartupError('worker', err));
+else void expressThreadMain();

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@pushfleet/testkit';
 import { p12Upload, secretsOf, tokenUpload } from '../../../apps/api/tests/credentials.ts';
-import { startTestApi, type TestApi, token } from '../../../apps/api/tests/helpers.ts';
+import { emptyAppQueues, startTestApi, type TestApi, token } from '../../../apps/api/tests/helpers.ts';
 import { type PushfleetApiError, PushfleetClient } from '../src/index.ts';
 
 let t: TestApi;
@@ -71,7 +71,7 @@ test('client.apps: put, get, list, putCredentials, disable, enable, delete — t
   assert.equal((await client.apps.enable('news')).state, 'active');
 
   await assert.rejects(client.apps.delete('news'), code('PF_ERR_APP_HAS_WORK'));
-  await t.queues.queue('news').obliterate({ force: true });
+  await emptyAppQueues(t.queues, 'news');
   await client.apps.delete('news');
   await assert.rejects(client.apps.get('news'), code('PF_ERR_UNKNOWN_APP'));
 

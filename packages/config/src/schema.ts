@@ -303,6 +303,12 @@ export const configSchema = z
          * 500/s at 100 ms with headroom (32 capped it at 320/s). Streams are bounded by the pool.
          */
         concurrency: z.number().int().min(1).max(512).default(128),
+        /**
+         * Run each app's express queue (deliver jobs of one token) on a thread of its own, so a
+         * single notification never waits for the event loop turns another app's campaign takes.
+         * `false`: one thread for both queues (about 30 MB less, single sends share the loop).
+         */
+        expressThread: z.boolean().default(true),
         /** Streams in flight per HTTP/2 connection; kept below APNs' SETTINGS_MAX_CONCURRENT_STREAMS. */
         maxInFlightPerConnection: z.number().int().min(1).max(1000).default(500),
         requestTimeoutMs: z.number().int().min(100).default(10_000),

@@ -9,7 +9,7 @@ import { ActivityStore } from '@pushfleet/store';
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { jobBackoff } from './job-backoff.ts';
-import { appQueueName, appQueuePrefix } from './names.ts';
+import { type AppQueueName, appQueueName, appQueueNames, appQueuePrefix, expressQueueName } from './names.ts';
 
 /**
  * Unexpected exceptions (not APNs answers, which are handled per token) get a few job-level
@@ -82,6 +82,40 @@ export function fanoutJob(data: FanoutJobData, delayMs?: number): QueuedJob<Fano
   };
 }
 
+/** The queue of the app that runs a job: `express` for a deliver job of one token, else `deliver`. */
+export function queueNameOf(job: Pick<QueuedJob, 'name' | 'data'>): AppQueueName {
+  return job.name === jobNames.deliver && (job.data as DeliverJobData).tokens.length === 1
+    ? expressQueueName
+    : appQueueName;
+}
+
+/** What an app's queues still have to do (jobs not finished), and when the soonest scheduled job is due. */
+export interface PendingWork {
+  /** Waiting or prioritized: ready to run. */
+  ready: number;
+  active: number;
+  delayed: number;
+  /** Due time (ms) of the soonest delayed job, when there is one. */
+  soonestDueAt?: number;
+}
+
+/** Adds up the pending work of several queues (an app's two). */
+export async function pendingWork(queues: Queue[]): Promise<PendingWork> {
+  const work: PendingWork = { ready: 0, active: 0, delayed: 0 };
+  for (const queue of queues) {
+    const counts = await queue.getJobCounts('wait', 'prioritized', 'active', 'delayed');
+    work.ready += (counts.wait ?? 0) + (counts.prioritized ?? 0);
+    work.active += counts.active ?? 0;
+    work.delayed += counts.delayed ?? 0;
+    if ((counts.delayed ?? 0) === 0) continue;
+    const [soonest] = await queue.getDelayed(0, 0);
+    if (!soonest) continue;
+    const due = soonest.timestamp + (soonest.delay ?? 0);
+    work.soonestDueAt = Math.min(work.soonestDueAt ?? due, due);
+  }
+  return work;
+}
+
 /**
  * A transaction on an app queue's connection: ledger writes and job adds staged on it commit
  * together (MULTI/EXEC), so a record never exists without its jobs, nor jobs without their record.
@@ -106,29 +140,37 @@ export class AppQueues {
     this.activity = new ActivityStore(connection, prefix);
   }
 
-  queue(app: string): Queue {
-    let queue = this.queues.get(app);
+  queue(app: string, name: AppQueueName = appQueueName): Queue {
+    const key = `${name}/${app}`;
+    let queue = this.queues.get(key);
     if (!queue) {
-      queue = new Queue(appQueueName, {
+      queue = new Queue(name, {
         connection: this.connection,
         prefix: appQueuePrefix(this.prefix, app),
       });
       // Without a listener BullMQ prints raw errors to stderr (a Redis outage breaks JSON logs).
       queue.on('error', (err) => this.onError(err, app));
-      this.queues.set(app, queue);
+      this.queues.set(key, queue);
     }
     return queue;
   }
 
+  /** Both queues of the app. */
+  appQueues(app: string): Queue[] {
+    return appQueueNames.map((name) => this.queue(app, name));
+  }
+
   async transaction(app: string): Promise<AppTransaction> {
-    const queue = this.queue(app);
-    // BullMQ's own client: its scripts are loaded on it, so `Job.addJob` can stage them here.
-    const client = (await queue.getBackend().client) as unknown as Redis;
-    const tx = client.multi();
+    // Both queues share this process's connection, so one MULTI holds adds to either. BullMQ's
+    // own client: its scripts are loaded on it, so `Job.addJob` can stage them here.
+    const [client] = await Promise.all(this.appQueues(app).map((q) => q.getBackend().client));
+    if (!client) throw new Error('no queue client');
+    const tx = (client as unknown as Redis).multi();
     let soonestDelayMs: number | undefined;
     return {
       tx,
-      add(job) {
+      add: (job) => {
+        const queue = this.queue(app, queueNameOf(job));
         void new Job(queue, job.name, job.data, job.opts, job.opts.jobId).addJob(tx as never);
         soonestDelayMs = Math.min(soonestDelayMs ?? Number.POSITIVE_INFINITY, job.opts.delay ?? 0);
       },

@@ -74,16 +74,24 @@ export function settleFailedJob(ledger: Ledger, job: Job<DeliverJobData | Fanout
  */
 export async function settleCancelled(
   ledger: Ledger,
-  queue: Queue<DeliverJobData | FanoutJobData>,
+  queues: Queue<DeliverJobData | FanoutJobData>[],
   app: string,
   id: string,
   now = Date.now(),
 ): Promise<number> {
+  // A job is in one of the app's queues (a batch of one token in `express`): look in each.
+  const getJob = async (jobId: string) => {
+    for (const queue of queues) {
+      const job = await queue.getJob(jobId);
+      if (job) return job;
+    }
+    return undefined;
+  };
   const record = await ledger.fanout.state(app, id);
   if (!record.exists) return 0;
   let settled = 0;
   if (record.hasFanout) {
-    const job = await queue.getJob(fanoutJobId(id));
+    const job = await getJob(fanoutJobId(id));
     if (job ? await removeIfWaiting(job) : !record.done) {
       const total = record.phase === 'fanout' ? await ledger.fanout.audienceLength(app, id) : 0;
       if (await ledger.fanout.finish(app, id, total, now)) settled += Math.max(0, total - record.queued);
@@ -92,7 +100,7 @@ export async function settleCancelled(
   if (record.kind !== 'notification') return settled;
   const batches = Math.ceil((record.hasFanout ? record.queued : record.accepted) / deliverBatchSize);
   for (let n = 0; n < batches; n++) {
-    const job = await queue.getJob(deliverJobId(id, n, 0));
+    const job = await getJob(deliverJobId(id, n, 0));
     if (!job || !waitingStates.has(await job.getState())) continue;
     settled += await settleJob(ledger, job, 'cancelled', localReasons.cancelled, now);
     await job.remove().catch(() => undefined);

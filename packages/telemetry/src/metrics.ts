@@ -128,6 +128,8 @@ export function createDeliveryMetrics(registry: Registry, sources: DeliveryMetri
       help: '1 while an app × environment is paused because APNs rejected its credentials.',
       labelNames: ['app', 'environment', 'reason'] as const,
       registers,
+      // Each of a worker's threads mirrors the same pauses: merged, 1 stays 1.
+      aggregator: 'max',
     }),
   };
 }

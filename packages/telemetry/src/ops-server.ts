@@ -8,7 +8,8 @@ export interface OpsServerOptions {
   port: number;
   /** The config field the port comes from, for the error when it is taken (e.g. `worker.port`). */
   portField?: string;
-  registry: Registry;
+  /** What `/metrics` serves (a registry, or several merged). */
+  registry: Pick<Registry, 'contentType' | 'metrics'>;
   /** Readiness: resolves true when the process can do its job (e.g. Redis answers). */
   ready?: () => Promise<boolean>;
 }

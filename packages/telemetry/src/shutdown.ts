@@ -7,9 +7,15 @@ export interface Closable {
 
 /**
  * Wires SIGTERM/SIGINT to closing each part in order. Every close runs even if one fails; past
- * the deadline the process exits 1 so an orchestrator never waits on a hung drain.
+ * the deadline the process exits 1 so an orchestrator never waits on a hung drain. `parts` may be
+ * a promise of them: wired before a slow start-up ends, a signal during it waits for the start to
+ * end and then closes what started, instead of killing the process with jobs half sent.
  */
-export function onShutdownSignal(parts: Closable[], log: Logger, deadlineMs: number): void {
+export function onShutdownSignal(
+  parts: Closable[] | Promise<Closable[]>,
+  log: Logger,
+  deadlineMs: number,
+): void {
   let started = false;
   const shutdown = async (signal: string) => {
     if (started) return;
@@ -21,7 +27,8 @@ export function onShutdownSignal(parts: Closable[], log: Logger, deadlineMs: num
     }, deadlineMs);
     timer.unref();
     let failed = false;
-    for (const part of parts) {
+    // A start that failed exits on its own; nothing of it is left to close here.
+    for (const part of await Promise.resolve(parts).catch(() => [])) {
       try {
         await part.close();
       } catch (err) {

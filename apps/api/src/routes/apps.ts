@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppEntry } from '@pushfleet/config';
 import { type Environment, type ErrorCode, PushfleetError } from '@pushfleet/core';
+import { pendingWork } from '@pushfleet/queue';
 import type { AppView, HasWork } from '@pushfleet/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -17,11 +18,8 @@ import {
 import { jsonResponse } from '../schema/common.ts';
 import { anyRequest, appRoute, errorResponses, jsonBody } from '../schema/errors.ts';
 
-/** Job states that are still work to do: waiting (a paused queue's jobs too), scheduled or retrying, running. */
-const pendingStates = ['wait', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
-
 /**
- * "Does the app still have work?" for `DELETE /v1/apps/:app`: any job in its queue that has not
+ * "Does the app still have work?" for `DELETE /v1/apps/:app`: any job in its queues that has not
  * finished (a scheduled send, a campaign's fan-out, a batch waiting to retry are all jobs). Deleting
  * is refused while there is (PF_ERR_APP_HAS_WORK) rather than draining first: draining can take
  * hours (a campaign, a retry hours out) and the API answers at once. The way to retire an app:
@@ -29,8 +27,8 @@ const pendingStates = ['wait', 'delayed', 'prioritized', 'active', 'waiting-chil
  */
 export function queueHasWork(ctx: RouteContext): HasWork {
   return async (app) => {
-    const counts = await ctx.producer.queues.queue(app).getJobCounts(...pendingStates);
-    return Object.values(counts).some((n) => n > 0);
+    const work = await pendingWork(ctx.producer.queues.appQueues(app));
+    return work.ready + work.active + work.delayed > 0;
   };
 }
 

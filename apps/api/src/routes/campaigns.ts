@@ -318,7 +318,7 @@ export function registerCampaignRoutes(api: FastifyInstance, ctx: RouteContext):
       // A scheduled or parked fan-out's audience ends cancelled now; also on a repeated cancel,
       // so one that stopped half-way is finished by the next.
       if (result !== 'not-found') {
-        await settleCancelled(ctx.ledger, ctx.producer.queues.queue(app), app, id, ctx.now());
+        await settleCancelled(ctx.ledger, ctx.producer.queues.appQueues(app), app, id, ctx.now());
       }
       return reply.status(202).send(await read(app, id));
     },

@@ -135,7 +135,7 @@ export function registerNotificationRoutes(api: FastifyInstance, ctx: RouteConte
       if (result === 'finished') throw new PushfleetError('PF_ERR_CAMPAIGN_FINISHED', 'already finished');
       // Also on a repeated cancel: one that stopped half-way is finished by the next.
       if (result !== 'not-found') {
-        await settleCancelled(ctx.ledger, ctx.producer.queues.queue(app), app, id, ctx.now());
+        await settleCancelled(ctx.ledger, ctx.producer.queues.appQueues(app), app, id, ctx.now());
       }
       return reply.status(202).send(await read(app, id));
     },

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type Config, loadConfig, redactConfig } from '@pushfleet/config';
-import { appQueueRef, connectRedis, createRedis } from '@pushfleet/queue';
+import { appQueueRefs, connectRedis, createRedis } from '@pushfleet/queue';
 import { Queue } from 'bullmq';
 import { createOutput } from './output.ts';
 
@@ -10,7 +10,7 @@ function configFrom(file: string | undefined, env: NodeJS.ProcessEnv): Readonly<
   return loadConfig(file ? { ...env, PUSHFLEET_CONFIG: file } : env);
 }
 
-/** `queues`: depth of every app's queue (deliver batches and fan-outs), by state. */
+/** `queues`: depth of every app's queues (`deliver`: batches and fan-outs; `express`: single sends), by state. */
 export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -20,7 +20,7 @@ export async function queuesCommand(args: string[], env: NodeJS.ProcessEnv): Pro
   const redis = createRedis(config.redis, 'producer');
   await connectRedis(redis);
   try {
-    const refs = Object.keys(config.apps).map((app) => appQueueRef(config.redis.prefix, app));
+    const refs = Object.keys(config.apps).flatMap((app) => appQueueRefs(config.redis.prefix, app));
     const rows: Record<string, Record<string, number>> = {};
     for (const ref of refs) {
       const queue = new Queue(ref.name, { connection: redis, prefix: ref.prefix });
