@@ -76,6 +76,8 @@ export async function runFleet(workers: number, count: number, sinkName: E2eSink
         // needs jobs in flight: each sends its tokens in checkpoint-sized slices).
         ...(options.workerConcurrency !== null && { concurrency: options.workerConcurrency ?? 8 }),
         ...(options.workerTransport && { transport: options.workerTransport }),
+        // `false`: single sends on the main event loop too, as before the express thread (to compare).
+        ...(process.env.PF_BENCH_EXPRESS_THREAD === 'false' && { expressThread: false }),
       },
       apps: {
         demo: {

@@ -16,6 +16,8 @@ export interface LatencyResult extends LatencyPercentiles {
   rttMs: number;
   /** `worker.concurrency` (PF_BENCH_WORKER_CONCURRENCY), or the config default. */
   workerConcurrency: number | 'default';
+  /** Whether the worker ran single sends on its express thread (PF_BENCH_EXPRESS_THREAD=false: not). */
+  expressThread: boolean;
   seconds: number;
   sent: number;
   delivered: number;
@@ -77,9 +79,15 @@ export async function latencyScenario(
     apps: ['api', 'worker'],
     compiled: true,
     ...(rttMs !== undefined && { simulatorArgs: ['--token-initial-streams', '1'] }),
-    ...(process.env.PF_BENCH_WORKER_CONCURRENCY && {
-      config: { worker: { concurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY) } },
-    }),
+    config: {
+      worker: {
+        ...(process.env.PF_BENCH_WORKER_CONCURRENCY && {
+          concurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY),
+        }),
+        // `false`: single sends on the main event loop, as before the express thread (to compare).
+        ...(process.env.PF_BENCH_EXPRESS_THREAD === 'false' && { expressThread: false }),
+      },
+    },
   });
   if (rttMs) await stack.sim.control.addFault({ latencyMs: rttMs });
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -128,6 +136,7 @@ export async function latencyScenario(
       rate,
       rttMs: rttMs ?? 0,
       workerConcurrency: Number(process.env.PF_BENCH_WORKER_CONCURRENCY) || 'default',
+      expressThread: process.env.PF_BENCH_EXPRESS_THREAD !== 'false',
       seconds,
       sent: total - warmupCount,
       delivered: latencies.length,

@@ -1,4 +1,4 @@
-import { parentPort, Worker } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Config } from '@pushfleet/config';
 import { expressQueueName } from '@pushfleet/queue';
 import type { Logger } from '@pushfleet/telemetry';
@@ -41,10 +41,11 @@ export interface ExpressThread {
  */
 export async function startExpressThread(
   entry: URL,
+  config: Readonly<Config>,
   log: Logger,
   onExit: (code: number) => void,
 ): Promise<ExpressThread> {
-  const thread = spawnThread(entry);
+  const thread = spawnThread(entry, config);
   const pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   let nextId = 0;
   let closing = false;
@@ -94,12 +95,22 @@ export async function startExpressThread(
  * in a checkout) needs tsx, whose `--import` hooks a thread does not inherit: it registers them
  * first.
  */
-function spawnThread(entry: URL): Worker {
-  const workerData = { lane: expressQueueName };
+function spawnThread(entry: URL, config: Readonly<Config>): Worker {
+  // The config as this process read it: one reading (and one validation of every app) per process.
+  const workerData: ThreadData = { config };
   if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData });
+}
+
+interface ThreadData {
+  config: Readonly<Config>;
+}
+
+/** In the express thread: the config the main thread passed. */
+export function threadConfig(): Readonly<Config> {
+  return (workerData as ThreadData).config;
 }
 
 /** The thread's side: runs the express lane and answers the main thread. */

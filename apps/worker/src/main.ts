@@ -9,7 +9,7 @@ import {
   startOpsServer,
 } from '@pushfleet/telemetry';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { type ExpressThread, runExpressThread, startExpressThread } from './express-thread.ts';
+import { type ExpressThread, runExpressThread, startExpressThread, threadConfig } from './express-thread.ts';
 import { startLane } from './lane.ts';
 
 async function main(): Promise<void> {
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       queues: config.worker.expressThread ? [appQueueName] : appQueueNames,
     }),
     config.worker.expressThread
-      ? startExpressThread(new URL(import.meta.url), log, (code) => {
+      ? startExpressThread(new URL(import.meta.url), config, log, (code) => {
           // Its jobs are taken over once their locks expire (after the restart, or by another worker).
           log.fatal({ code }, 'express thread stopped: exiting so that the worker restarts');
           process.exit(1);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
 }
 
 async function expressThreadMain(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = threadConfig();
   const log = createLogger({ name: 'worker', level: config.log.level }).child({ lane: 'express' });
   await runExpressThread(config, log);
 }

@@ -36,12 +36,10 @@ before(async () => {
   redis = await startRedis();
   // The simulator, a provider key and a config file; no fleet process (this test is the worker).
   stack = await startStack({ redisUrl: redis.url, prefix: `test-${randomUUID()}`, apps: [] });
-  // The express thread reads its config as the worker does: from the environment (a copy of ours).
-  process.env.PUSHFLEET_CONFIG = stack.configFile;
-  const config = loadConfig(process.env);
+  const config = loadConfig({ PUSHFLEET_CONFIG: stack.configFile });
   const log = createLogger({ name: 'worker', level: 'warn' });
   lane = await startLane({ config, log, registry: new Registry(), queues: [appQueueName] });
-  express = await startExpressThread(new URL('../src/main.ts', import.meta.url), log, (code) => {
+  express = await startExpressThread(new URL('../src/main.ts', import.meta.url), config, log, (code) => {
     threadExit = code;
   });
   await Promise.all([lane.attach(), express.attach()]);
@@ -62,7 +60,6 @@ after(async () => {
   conn?.disconnect();
   await stack?.stop();
   await redis?.stop();
-  delete process.env.PUSHFLEET_CONFIG;
 });
 
 /** Holds this thread's event loop (no timer, no I/O callback runs) for `ms`. */
