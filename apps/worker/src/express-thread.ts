@@ -83,9 +83,10 @@ export async function startExpressThread(
     ready: () => ask<boolean>('ready'),
     close: async () => {
       closing = true;
-      const exited = new Promise((resolve) => thread.once('exit', resolve));
+      // Its lane closes first (running jobs finish, connections quit); then the thread ends, even
+      // if a stray handle would keep its event loop alive.
       await ask<null>('close').catch(() => undefined);
-      await exited;
+      await thread.terminate();
     },
   };
 }

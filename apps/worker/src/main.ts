@@ -22,12 +22,10 @@ async function main(): Promise<void> {
   const metrics = {
     contentType: registry.contentType,
     async metrics() {
-      if (!express) return registry.metrics();
-      const merged = AggregatorRegistry.aggregate([
-        await registry.getMetricsAsJSON(),
-        await express.metrics(),
-      ]);
-      return merged.metrics();
+      // Before the thread is up, and while it shuts down, this thread's metrics alone.
+      const thread = await express?.metrics().catch(() => undefined);
+      if (!thread) return registry.metrics();
+      return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), thread]).metrics();
     },
   };
   let ready = async () => false;

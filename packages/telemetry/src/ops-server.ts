@@ -64,7 +64,16 @@ export async function handleOpsRequest(
 ): Promise<{ status: number; type: string; body: string }> {
   const path = url.split('?')[0];
   if (path === '/metrics') {
-    return { status: 200, type: options.registry.contentType, body: await options.registry.metrics() };
+    // A collector that fails (Redis down under a scrape-time gauge, a thread shutting down) is a
+    // failed scrape, not a crashed process.
+    const body = await options.registry.metrics().catch(() => undefined);
+    return body === undefined
+      ? {
+          status: 503,
+          type: 'application/json',
+          body: '{"code":"PF_ERR_INTERNAL","message":"metrics unavailable"}',
+        }
+      : { status: 200, type: options.registry.contentType, body };
   }
   if (path === '/healthz') return { status: 200, type: 'application/json', body: '{"status":"ok"}' };
   if (path === '/readyz') {
