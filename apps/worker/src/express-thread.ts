@@ -9,8 +9,8 @@ import { startLane } from './lane.ts';
  * The express lane on a thread of its own. Jobs of one token (an app's `express` queue) run on an
  * event loop that no campaign batch shares: on one loop, another app's 200,000-token drain held
  * a single notification's p99 at 24–33 ms (its job waits for the turns the batches take); on a
- * loop of its own, 10 ms (BENCHMARKS.md "Fairness"). A thread and not a second process: one pod,
- * one ops port, one shutdown.
+ * loop of its own, 8–13 ms (BENCHMARKS.md "Fairness"). A thread and not a second process: one
+ * pod, one ops port, one shutdown.
  */
 
 type Metrics = MetricObjectWithValues<MetricValue<string>>[];
