@@ -75,3 +75,34 @@ test('a Redis with an evicting maxmemory-policy is refused with a clear error', 
     await server.cleanup();
   }
 });
+
+test('a worker connection started while Redis is down waits for it; a producer connection fails at once', async () => {
+  const server = await startAofRedis();
+  await server.stop('SIGKILL');
+  const worker = createRedis(server.url, 'worker');
+  worker.on('error', () => undefined);
+  const producer = createRedis(server.url, 'producer');
+  producer.on('error', () => undefined);
+  try {
+    await assert.rejects(connectRedis(producer));
+    const connecting = connectRedis(worker);
+    let settled = false;
+    void connecting.finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(settled, false, 'still waiting while Redis is down');
+    await server.start();
+    await connecting;
+    assert.equal(await worker.ping(), 'PONG');
+    // Never up within the wait: the start fails with the connection's error.
+    const late = createRedis('redis://127.0.0.1:1', 'worker');
+    late.on('error', () => undefined);
+    await assert.rejects(connectRedis(late, 300));
+    late.disconnect();
+  } finally {
+    worker.disconnect();
+    producer.disconnect();
+    await server.cleanup();
+  }
+});

@@ -84,18 +84,46 @@ export function isCluster(redis: Redis): boolean {
   return (redis as unknown) instanceof Cluster;
 }
 
+/** Resolves when ioredis (reconnecting on its own) is ready; rejects with `err` after `ms`. */
+function readyWithin(redis: Redis, ms: number, err: Error): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(err);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 /** The Redis servers holding data: every primary of a Cluster, else the one connection. */
 function dataNodes(redis: Redis): Redis[] {
   return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
 }
 
+/** How long a worker's connection waits for Redis at start before the process gives up. */
+export const startupWaitMs = 60_000;
+
 /**
  * Connects and checks the eviction policy on every primary: BullMQ loses jobs under any policy
  * but noeviction, so a process refuses to start rather than lose work later. A server that
- * forbids CONFIG (managed Redis) is trusted.
+ * forbids CONFIG (managed Redis) is trusted. A worker's connection (it waits out outages once
+ * running) also waits out one at start, up to `waitMs`: a worker started while Redis restarts
+ * comes up with it instead of exiting. A producer's fails at once.
  */
-export async function connectRedis(redis: Redis): Promise<void> {
-  if (redis.status === 'wait') await redis.connect();
+export async function connectRedis(redis: Redis, waitMs = startupWaitMs): Promise<void> {
+  if (redis.status === 'wait') {
+    try {
+      await redis.connect();
+    } catch (err) {
+      if (isCluster(redis) || redis.options.maxRetriesPerRequest !== null) throw err;
+      await readyWithin(redis, waitMs, err as Error);
+    }
+  }
   for (const node of dataNodes(redis)) {
     const policy = (await node.config('GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
     const value = policy?.[1];
