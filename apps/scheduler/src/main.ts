@@ -76,13 +76,8 @@ async function main(): Promise<void> {
   await connectRedis(redis);
   const prefix = config.redis.prefix;
   // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
-  // The directory's change channel needs a connection of its own (a subscriber takes no other
-  // commands); ours, so that its errors are logged as JSON like every other connection's.
-  const directorySubscriber = redis.duplicate();
-  directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const directory = await openLoggedAppDirectory({
     redis,
-    subscriber: directorySubscriber,
     config,
     kek: kek,
     log,
@@ -186,7 +181,7 @@ async function main(): Promise<void> {
       { name: 'credential-expiry', close: () => expiry.close() },
       {
         name: 'directory',
-        close: () => directory.close().finally(() => directorySubscriber.disconnect()),
+        close: () => directory.close(),
       },
       { name: 'ops', close: () => ops.close() },
       { name: 'queue-depth', close: () => queueDepth.close() },

@@ -52,13 +52,8 @@ export async function startLane(options: LaneOptions): Promise<Lane> {
   await connectRedis(redis);
   const prefix = config.redis.prefix;
   // Config apps ∪ registry apps, kept current; a wrong or missing key-encryption key stops the start.
-  // The directory's change channel needs a connection of its own (a subscriber takes no other
-  // commands); ours, so that its errors are logged as JSON like every other connection's.
-  const directorySubscriber = redis.duplicate();
-  directorySubscriber.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const directory = await openLoggedAppDirectory({
     redis,
-    subscriber: directorySubscriber,
     config,
     kek: loadKeyEncryptionKey(config.appRegistry.keyEncryptionKey, process.env),
     log,
@@ -137,7 +132,7 @@ export async function startLane(options: LaneOptions): Promise<Lane> {
       { name: 'queues', close: () => queues.close() },
       {
         name: 'directory',
-        close: () => directory.close().finally(() => directorySubscriber.disconnect()),
+        close: () => directory.close(),
       },
       { name: 'redis', close: async () => void (await redis.quit()) },
     ],

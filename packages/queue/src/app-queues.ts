@@ -163,8 +163,10 @@ export class AppQueues {
   async transaction(app: string): Promise<AppTransaction> {
     // Both queues share this process's connection, so one MULTI holds adds to either. BullMQ's
     // own client: its scripts are loaded on it, so `Job.addJob` can stage them here.
-    const [client] = await Promise.all(this.appQueues(app).map((q) => q.getBackend().client));
-    if (!client) throw new Error('no queue client');
+    const [client] = await Promise.all([
+      this.queue(app).getBackend().client,
+      this.queue(app, expressQueueName).getBackend().client,
+    ]);
     const tx = (client as unknown as Redis).multi();
     let soonestDelayMs: number | undefined;
     return {

@@ -17,7 +17,8 @@ export interface RedisAppDirectoryOptions {
   redis: Redis;
   /**
    * The connection that SUBSCRIBEs (a subscribed connection takes no other commands): one per
-   * process. Default: `redis.duplicate()`, closed by `close()`; a given one is left open.
+   * process. Default: `redis.duplicate()`, its errors reported through `onError` (so they are
+   * logged like every other connection's), closed by `close()`; a given one is left open.
    */
   subscriber?: Redis;
   prefix: string;
@@ -97,12 +98,14 @@ class Directory implements RedisAppDirectory {
 
   constructor(options: RedisAppDirectoryOptions) {
     this.redis = options.redis;
+    this.onError = options.onError ?? (() => undefined);
     this.ownSubscriber = options.subscriber === undefined;
     this.subscriber = options.subscriber ?? options.redis.duplicate();
+    // Without a listener ioredis prints its errors to stderr, which breaks JSON-only logs.
+    if (this.ownSubscriber) this.subscriber.on('error', (err) => this.onError(err, 'subscriber connection'));
     this.prefix = options.prefix;
     this.kek = options.kek;
     this.pollMs = options.pollMs ?? 2000;
-    this.onError = options.onError ?? (() => undefined);
     this.configEntries = new Map(
       Object.entries(options.config.apps).map(([id, config]) => [
         id,
@@ -297,7 +300,6 @@ export interface DirectoryLog {
  */
 export async function openLoggedAppDirectory(options: {
   redis: Redis;
-  subscriber: Redis;
   config: Pick<Config, 'apps' | 'appRegistry' | 'redis'>;
   kek: Buffer | undefined;
   log: DirectoryLog;
@@ -305,7 +307,6 @@ export async function openLoggedAppDirectory(options: {
   const { config, log } = options;
   const directory = await openAppDirectory({
     redis: options.redis,
-    subscriber: options.subscriber,
     prefix: config.redis.prefix,
     config,
     kek: options.kek,
